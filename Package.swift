@@ -1,0 +1,58 @@
+// swift-tools-version: 6.0
+// One package, two worlds. The host build (`swift build`, `swift test`) compiles every
+// portable module plus the CLI; the embedded image is built with
+// `swift build -c release --triple aarch64-none-none-elf --toolset Support/toolset-el2.json --product KeelHypervisor`.
+// Embedded mode comes only from the toolset, never from this manifest.
+import PackageDescription
+
+/// Portable modules: no Foundation, typed throws, no existentials of value protocols.
+/// They compile into the EL2 image and into host test targets.
+let portable: [Target.Dependency] = ["KeelArch", "KeelFDT", "KeelDevices", "KeelLoader", "KeelVGIC", "KeelPSCI", "KeelVM"]
+
+let package = Package(
+  name: "Keel",
+  products: [
+    .executable(name: "KeelHypervisor", targets: ["KeelHypervisor"]),
+    .executable(name: "keel", targets: ["keel"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+  ],
+  targets: [
+    // Functional core (portable).
+    .target(name: "KeelArch"),
+    .target(name: "KeelFDT"),
+    .target(name: "KeelDevices"),
+    .target(name: "KeelLoader"),
+    .target(name: "KeelVGIC", dependencies: ["KeelArch"]),
+    .target(name: "KeelPSCI", dependencies: ["KeelArch"]),
+    .target(name: "KeelVM", dependencies: ["KeelArch", "KeelFDT", "KeelDevices", "KeelLoader", "KeelVGIC", "KeelPSCI"]),
+
+    // Thin hardware shell (EL2 only; preprocesses to nothing on the host).
+    .target(name: "CKeelEL2"),
+    .executableTarget(name: "KeelHypervisor", dependencies: portable + ["CKeelEL2"]),
+
+    // Host side.
+    .target(name: "KeelHost", dependencies: [
+      "KeelLoader", "KeelFDT",
+      .product(name: "Logging", package: "swift-log"),
+    ]),
+    .executableTarget(name: "keel", dependencies: [
+      "KeelHost",
+      .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      .product(name: "Logging", package: "swift-log"),
+    ]),
+
+    // Tests.
+    .testTarget(name: "KeelArchTests", dependencies: ["KeelArch"]),
+    .testTarget(name: "KeelFDTTests", dependencies: ["KeelFDT"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "KeelDevicesTests", dependencies: ["KeelDevices"]),
+    .testTarget(name: "KeelLoaderTests", dependencies: ["KeelLoader"]),
+    .testTarget(name: "KeelVGICTests", dependencies: ["KeelVGIC"]),
+    .testTarget(name: "KeelPSCITests", dependencies: ["KeelPSCI"]),
+    .testTarget(name: "KeelVMTests", dependencies: ["KeelVM"]),
+    .testTarget(name: "KeelHostTests", dependencies: ["KeelHost"]),
+    .testTarget(name: "KeelSystemTests", dependencies: ["KeelHost"]),
+  ]
+)

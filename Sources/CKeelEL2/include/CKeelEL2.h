@@ -1,0 +1,188 @@
+// The EL2 hardware shell: system-register access, barriers and the trap frame layout shared
+// with vectors.S. Everything is compiled only for the embedded image; on the host this header
+// is empty so the host build never sees EL2 instructions.
+#ifndef CKEEL_EL2_H
+#define CKEEL_EL2_H
+#if defined(KEEL_EL2) && defined(__aarch64__)
+#include <stdint.h>
+#include <stddef.h>
+
+/// A vCPU's register file as the vectors save it. Offsets are fixed: vectors.S uses them.
+struct keel_vcpu_context {
+  uint64_t x[31];     // 0
+  uint64_t elr;       // 248
+  uint64_t spsr;      // 256
+  uint64_t pad;       // 264
+  __uint128_t q[32];  // 272
+  uint64_t fpsr;      // 784
+  uint64_t fpcr;      // 792
+};
+
+/// What TPIDR_EL2 points at. `context` must stay first: the vectors load it with one LDR.
+struct keel_percpu {
+  struct keel_vcpu_context *context;  // 0
+  uint64_t index;                     // 8
+  void *owner;                        // 16: the Swift per-CPU object
+  uint64_t stack_top;                 // 24
+};
+
+#define KEEL_SYSREG(name, enc) \
+  static inline __attribute__((always_inline)) uint64_t keel_read_##name(void) { \
+    uint64_t v; __asm__ volatile("mrs %0, " #enc : "=r"(v)); return v; } \
+  static inline __attribute__((always_inline)) void keel_write_##name(uint64_t v) { \
+    __asm__ volatile("msr " #enc ", %0" :: "r"(v) : "memory"); }
+
+KEEL_SYSREG(esr_el2, esr_el2)
+KEEL_SYSREG(elr_el2, elr_el2)
+KEEL_SYSREG(far_el2, far_el2)
+KEEL_SYSREG(hpfar_el2, hpfar_el2)
+KEEL_SYSREG(hcr_el2, hcr_el2)
+KEEL_SYSREG(vttbr_el2, vttbr_el2)
+KEEL_SYSREG(vtcr_el2, vtcr_el2)
+KEEL_SYSREG(vmpidr_el2, vmpidr_el2)
+KEEL_SYSREG(vpidr_el2, vpidr_el2)
+KEEL_SYSREG(cntvoff_el2, cntvoff_el2)
+KEEL_SYSREG(cnthctl_el2, cnthctl_el2)
+KEEL_SYSREG(cptr_el2, cptr_el2)
+KEEL_SYSREG(mdcr_el2, mdcr_el2)
+KEEL_SYSREG(tpidr_el2, tpidr_el2)
+KEEL_SYSREG(sctlr_el1, sctlr_el1)
+KEEL_SYSREG(tcr_el1, tcr_el1)
+KEEL_SYSREG(ttbr0_el1, ttbr0_el1)
+KEEL_SYSREG(ttbr1_el1, ttbr1_el1)
+KEEL_SYSREG(mair_el1, mair_el1)
+KEEL_SYSREG(amair_el1, amair_el1)
+KEEL_SYSREG(vbar_el1, vbar_el1)
+KEEL_SYSREG(contextidr_el1, contextidr_el1)
+KEEL_SYSREG(tpidr_el0, tpidr_el0)
+KEEL_SYSREG(tpidrro_el0, tpidrro_el0)
+KEEL_SYSREG(tpidr_el1, tpidr_el1)
+KEEL_SYSREG(sp_el0, sp_el0)
+KEEL_SYSREG(sp_el1, sp_el1)
+KEEL_SYSREG(elr_el1, elr_el1)
+KEEL_SYSREG(spsr_el1, spsr_el1)
+KEEL_SYSREG(esr_el1, esr_el1)
+KEEL_SYSREG(far_el1, far_el1)
+KEEL_SYSREG(afsr0_el1, afsr0_el1)
+KEEL_SYSREG(afsr1_el1, afsr1_el1)
+KEEL_SYSREG(par_el1, par_el1)
+KEEL_SYSREG(cpacr_el1, cpacr_el1)
+KEEL_SYSREG(cntkctl_el1, cntkctl_el1)
+KEEL_SYSREG(cntv_ctl_el0, cntv_ctl_el0)
+KEEL_SYSREG(cntv_cval_el0, cntv_cval_el0)
+KEEL_SYSREG(csselr_el1, csselr_el1)
+KEEL_SYSREG(mdscr_el1, mdscr_el1)
+KEEL_SYSREG(mpidr_el1, mpidr_el1)
+KEEL_SYSREG(midr_el1, midr_el1)
+KEEL_SYSREG(cntpct_el0, cntpct_el0)
+KEEL_SYSREG(cntfrq_el0, cntfrq_el0)
+KEEL_SYSREG(id_aa64mmfr0_el1, id_aa64mmfr0_el1)
+KEEL_SYSREG(id_aa64pfr0_el1, id_aa64pfr0_el1)
+// GICv3 CPU interface and its virtualization control, by encoding so any assembler takes them.
+KEEL_SYSREG(icc_sre_el2, S3_4_C12_C9_5)
+KEEL_SYSREG(icc_pmr_el1, S3_0_C4_C6_0)
+KEEL_SYSREG(icc_iar1_el1, S3_0_C12_C12_0)
+KEEL_SYSREG(icc_eoir1_el1, S3_0_C12_C12_1)
+KEEL_SYSREG(icc_dir_el1, S3_0_C12_C11_1)
+KEEL_SYSREG(icc_ctlr_el1, S3_0_C12_C12_4)
+KEEL_SYSREG(icc_bpr1_el1, S3_0_C12_C12_3)
+KEEL_SYSREG(icc_igrpen1_el1, S3_0_C12_C12_7)
+KEEL_SYSREG(icc_sgi1r_el1, S3_0_C12_C11_5)
+KEEL_SYSREG(ich_hcr_el2, S3_4_C12_C11_0)
+KEEL_SYSREG(ich_vtr_el2, S3_4_C12_C11_1)
+KEEL_SYSREG(ich_misr_el2, S3_4_C12_C11_2)
+KEEL_SYSREG(ich_eisr_el2, S3_4_C12_C11_3)
+KEEL_SYSREG(ich_elrsr_el2, S3_4_C12_C11_5)
+KEEL_SYSREG(ich_vmcr_el2, S3_4_C12_C11_7)
+
+static inline uint64_t keel_read_ich_lr(unsigned n) {
+  uint64_t v = 0;
+  switch (n) {
+  case 0: __asm__ volatile("mrs %0, S3_4_C12_C12_0" : "=r"(v)); break;
+  case 1: __asm__ volatile("mrs %0, S3_4_C12_C12_1" : "=r"(v)); break;
+  case 2: __asm__ volatile("mrs %0, S3_4_C12_C12_2" : "=r"(v)); break;
+  case 3: __asm__ volatile("mrs %0, S3_4_C12_C12_3" : "=r"(v)); break;
+  case 4: __asm__ volatile("mrs %0, S3_4_C12_C12_4" : "=r"(v)); break;
+  case 5: __asm__ volatile("mrs %0, S3_4_C12_C12_5" : "=r"(v)); break;
+  case 6: __asm__ volatile("mrs %0, S3_4_C12_C12_6" : "=r"(v)); break;
+  case 7: __asm__ volatile("mrs %0, S3_4_C12_C12_7" : "=r"(v)); break;
+  case 8: __asm__ volatile("mrs %0, S3_4_C12_C13_0" : "=r"(v)); break;
+  case 9: __asm__ volatile("mrs %0, S3_4_C12_C13_1" : "=r"(v)); break;
+  case 10: __asm__ volatile("mrs %0, S3_4_C12_C13_2" : "=r"(v)); break;
+  case 11: __asm__ volatile("mrs %0, S3_4_C12_C13_3" : "=r"(v)); break;
+  case 12: __asm__ volatile("mrs %0, S3_4_C12_C13_4" : "=r"(v)); break;
+  case 13: __asm__ volatile("mrs %0, S3_4_C12_C13_5" : "=r"(v)); break;
+  case 14: __asm__ volatile("mrs %0, S3_4_C12_C13_6" : "=r"(v)); break;
+  case 15: __asm__ volatile("mrs %0, S3_4_C12_C13_7" : "=r"(v)); break;
+  }
+  return v;
+}
+
+static inline void keel_write_ich_lr(unsigned n, uint64_t v) {
+  switch (n) {
+  case 0: __asm__ volatile("msr S3_4_C12_C12_0, %0" :: "r"(v)); break;
+  case 1: __asm__ volatile("msr S3_4_C12_C12_1, %0" :: "r"(v)); break;
+  case 2: __asm__ volatile("msr S3_4_C12_C12_2, %0" :: "r"(v)); break;
+  case 3: __asm__ volatile("msr S3_4_C12_C12_3, %0" :: "r"(v)); break;
+  case 4: __asm__ volatile("msr S3_4_C12_C12_4, %0" :: "r"(v)); break;
+  case 5: __asm__ volatile("msr S3_4_C12_C12_5, %0" :: "r"(v)); break;
+  case 6: __asm__ volatile("msr S3_4_C12_C12_6, %0" :: "r"(v)); break;
+  case 7: __asm__ volatile("msr S3_4_C12_C12_7, %0" :: "r"(v)); break;
+  case 8: __asm__ volatile("msr S3_4_C12_C13_0, %0" :: "r"(v)); break;
+  case 9: __asm__ volatile("msr S3_4_C12_C13_1, %0" :: "r"(v)); break;
+  case 10: __asm__ volatile("msr S3_4_C12_C13_2, %0" :: "r"(v)); break;
+  case 11: __asm__ volatile("msr S3_4_C12_C13_3, %0" :: "r"(v)); break;
+  case 12: __asm__ volatile("msr S3_4_C12_C13_4, %0" :: "r"(v)); break;
+  case 13: __asm__ volatile("msr S3_4_C12_C13_5, %0" :: "r"(v)); break;
+  case 14: __asm__ volatile("msr S3_4_C12_C13_6, %0" :: "r"(v)); break;
+  case 15: __asm__ volatile("msr S3_4_C12_C13_7, %0" :: "r"(v)); break;
+  }
+}
+
+static inline __attribute__((always_inline)) void keel_isb(void) { __asm__ volatile("isb" ::: "memory"); }
+static inline __attribute__((always_inline)) void keel_dsb_ish(void) { __asm__ volatile("dsb ish" ::: "memory"); }
+static inline __attribute__((always_inline)) void keel_dsb_sy(void) { __asm__ volatile("dsb sy" ::: "memory"); }
+static inline __attribute__((always_inline)) void keel_wfi(void) { __asm__ volatile("dsb sy\n\twfi" ::: "memory"); }
+static inline __attribute__((always_inline)) void keel_wfe(void) { __asm__ volatile("wfe" ::: "memory"); }
+static inline __attribute__((always_inline)) void keel_sev(void) { __asm__ volatile("dsb ish\n\tsev" ::: "memory"); }
+static inline __attribute__((always_inline)) void keel_yield(void) { __asm__ volatile("yield" ::: "memory"); }
+static inline __attribute__((always_inline)) void keel_tlbi_vmalls12e1is(void) {
+  __asm__ volatile("dsb ishst\n\ttlbi vmalls12e1is\n\tdsb ish\n\tisb" ::: "memory");
+}
+/// Clean a range to the point of coherency and invalidate the I-cache, after copying code a
+/// guest will execute with its MMU (and so its caches' view) off.
+static inline void keel_sync_code(uint64_t start, uint64_t size) {
+  for (uint64_t a = start & ~63ull; a < start + size; a += 64) __asm__ volatile("dc cvac, %0" :: "r"(a) : "memory");
+  __asm__ volatile("dsb ish\n\tic ialluis\n\tdsb ish\n\tisb" ::: "memory");
+}
+
+/// SMCCC call to the firmware (QEMU's PSCI) through SMC or HVC.
+static inline uint64_t keel_smc(uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3) {
+  register uint64_t r0 __asm__("x0") = x0, r1 __asm__("x1") = x1, r2 __asm__("x2") = x2, r3 __asm__("x3") = x3;
+  __asm__ volatile("smc #0" : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3) :: "memory");
+  return r0;
+}
+static inline uint64_t keel_hvc(uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3) {
+  register uint64_t r0 __asm__("x0") = x0, r1 __asm__("x1") = x1, r2 __asm__("x2") = x2, r3 __asm__("x3") = x3;
+  __asm__ volatile("hvc #0" : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3) :: "memory");
+  return r0;
+}
+
+/// Leave Swift for good: reset this CPU's stack and ERET into the vCPU TPIDR_EL2 names.
+void keel_enter_guest(void) __attribute__((noreturn));
+/// Where secondaries start (PSCI CPU_ON entry point), with x0 = CPU slot.
+static inline uint64_t keel_secondary_entry_address(void) { extern char keel_secondary_entry[]; return (uint64_t)keel_secondary_entry; }
+static inline uint64_t keel_stacks_start(void) { extern char __stacks_start[]; return (uint64_t)__stacks_start; }
+static inline uint64_t keel_heap_end(void) { extern char __heap_end[]; return (uint64_t)__heap_end; }
+/// The DTB address the boot loader handed over (0 when QEMU boots an ELF; it then sits at RAM start).
+uint64_t keel_boot_dtb_address(void);
+/// Base of the PL011 used by putchar (set from the device tree).
+void keel_set_console_base(uint64_t base);
+uint64_t keel_heap_used(void);
+int keel_backtrace(uint64_t *out, int max);
+int putchar(int c);
+int posix_memalign(void **out, size_t align, size_t size);
+/// Copy whole 64-bit words; the guest-image copy is the only large copy Keel makes.
+void keel_copy_words(void *dst, const void *src, uint64_t bytes);
+#endif
+#endif

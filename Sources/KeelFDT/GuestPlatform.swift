@@ -1,0 +1,217 @@
+/// The virtual machine a Linux guest is told about. Defaults mirror QEMU `virt`, so a stock
+/// arm64 defconfig kernel finds its devices where it expects them; every value is a parameter.
+public struct GuestPlatform: Equatable, Sendable {
+  /// A GICv2m MSI frame exposed as a child of the GIC node.
+  public struct GICv2mFrame: Equatable, Sendable {
+    public var region: MemoryRegion
+    /// `arm,msi-base-spi` / `arm,msi-num-spis`; omitted when nil (the frame's TYPER then decides).
+    public var baseSPI: UInt32?
+    public var spiCount: UInt32?
+
+    public init(region: MemoryRegion, baseSPI: UInt32? = nil, spiCount: UInt32? = nil) {
+      self.region = region
+      self.baseSPI = baseSPI
+      self.spiCount = spiCount
+    }
+  }
+
+  /// PPI numbers (INTID - 16) of the generic timer, in the binding's order.
+  public struct TimerPPIs: Equatable, Sendable {
+    public var securePhysical: UInt32 = 13
+    public var nonSecurePhysical: UInt32 = 14
+    public var virtual: UInt32 = 11
+    public var hypervisorPhysical: UInt32 = 10
+
+    public init() {}
+  }
+
+  /// MPIDR affinity value of each vCPU, in vCPU order.
+  public var cpuAffinities: [UInt64]
+  /// Guest RAM as an IPA range.
+  public var memory: MemoryRegion
+  public var gicVersion: GICVersion
+  public var gicDistributor: MemoryRegion
+  /// GICv3: start of the single redistributor region; each vCPU takes `gicRedistributorStride`.
+  public var gicRedistributorBase: UInt64
+  public var gicRedistributorStride: UInt64
+  /// GICv2: the CPU interface the guest uses (backed by the host's GICV).
+  public var gicCPUInterface: MemoryRegion
+  public var gicv2mFrame: GICv2mFrame?
+  public var timerPPIs: TimerPPIs
+  public var uartBase: UInt64
+  public var uartSize: UInt64
+  /// SPI number (INTID - 32).
+  public var uartSPI: UInt32
+  public var uartClockFrequency: UInt32
+  public var uartClockName: String
+  public var bootargs: String
+  /// Where the initrd sits in guest IPA space; nil means no initrd properties.
+  public var initrd: MemoryRegion?
+  /// Compatible of an optional `/hypervisor` node (for example "vmware"); nil omits the node.
+  public var hypervisorCompatible: String?
+  public var model: String
+  public var compatible: String
+  public var psciCompatible: [String]
+  public var psciMethod: PSCIConduit
+
+  public init(cpuCount: Int, memory: MemoryRegion, gicVersion: GICVersion = .v3) {
+    precondition(cpuCount >= 1, "a guest needs a vCPU")
+    self.init(cpuAffinities: (0..<cpuCount).map { UInt64($0) }, memory: memory, gicVersion: gicVersion)
+  }
+
+  public init(cpuAffinities: [UInt64], memory: MemoryRegion, gicVersion: GICVersion = .v3) {
+    self.cpuAffinities = cpuAffinities
+    self.memory = memory
+    self.gicVersion = gicVersion
+    gicDistributor = MemoryRegion(base: 0x0800_0000, size: gicVersion == .v3 ? 0x10000 : 0x1000)
+    gicRedistributorBase = 0x080A_0000
+    gicRedistributorStride = 0x20000
+    gicCPUInterface = MemoryRegion(base: 0x0801_0000, size: 0x2000)
+    gicv2mFrame = nil
+    timerPPIs = TimerPPIs()
+    uartBase = 0x0900_0000
+    uartSize = 0x1000
+    uartSPI = 1
+    uartClockFrequency = 24_000_000
+    uartClockName = "clk24mhz"
+    bootargs = ""
+    initrd = nil
+    hypervisorCompatible = nil
+    model = "Keel virtual machine"
+    compatible = "linux,dummy-virt"
+    psciCompatible = ["arm,psci-1.0", "arm,psci-0.2"]
+    psciMethod = .hvc
+  }
+
+  /// The redistributor region sized for every vCPU.
+  public var gicRedistributors: MemoryRegion {
+    MemoryRegion(base: gicRedistributorBase, size: gicRedistributorStride * UInt64(cpuAffinities.count))
+  }
+
+  public var uartNodeName: String { "pl011@" + hexString(uartBase) }
+  public var uartPath: String { "/" + uartNodeName }
+
+  static let gicPhandle: UInt32 = 0x8001
+  static let clockPhandle: UInt32 = 0x8000
+  static let levelHigh: UInt32 = 4
+
+  public func build() -> [UInt8] {
+    var w = FDTWriter()
+    w.beginNode("")
+    w.property("#address-cells", u32: 2)
+    w.property("#size-cells", u32: 2)
+    w.property("compatible", string: compatible)
+    w.property("model", string: model)
+    w.property("interrupt-parent", u32: Self.gicPhandle)
+
+    if let hypervisorCompatible {
+      w.beginNode("hypervisor")
+      w.property("compatible", string: hypervisorCompatible)
+      w.endNode()
+    }
+    writeCPUs(&w)
+    w.beginNode("memory@" + hexString(memory.base))
+    w.property("device_type", string: "memory")
+    w.property("reg", regions: [memory], addressCells: 2, sizeCells: 2)
+    w.endNode()
+    writeGIC(&w)
+    writeTimer(&w)
+    w.beginNode("psci")
+    w.property("compatible", strings: psciCompatible)
+    w.property("method", string: psciMethod == .hvc ? "hvc" : "smc")
+    w.endNode()
+    writeUART(&w)
+    w.beginNode("aliases")
+    w.property("serial0", string: uartPath)
+    w.endNode()
+    w.beginNode("chosen")
+    w.property("bootargs", string: bootargs)
+    w.property("stdout-path", string: uartPath)
+    if let initrd {
+      w.property("linux,initrd-start", u64: initrd.base)
+      w.property("linux,initrd-end", u64: initrd.end)
+    }
+    w.endNode()
+    w.endNode()
+    return w.finish()
+  }
+
+  private func writeCPUs(_ w: inout FDTWriter) {
+    // One cell suffices unless some MPIDR uses Aff3 (bits 39:32).
+    let addressCells: UInt32 = cpuAffinities.allSatisfy { $0 >> 32 == 0 } ? 1 : 2
+    w.beginNode("cpus")
+    w.property("#address-cells", u32: addressCells)
+    w.property("#size-cells", u32: 0)
+    for mpidr in cpuAffinities {
+      w.beginNode("cpu@" + hexString(mpidr))
+      w.property("device_type", string: "cpu")
+      w.property("compatible", string: "arm,armv8")
+      w.property("enable-method", string: "psci")
+      if addressCells == 2 { w.property("reg", u64: mpidr) } else { w.property("reg", u32: UInt32(mpidr)) }
+      w.endNode()
+    }
+    w.endNode()
+  }
+
+  private func writeGIC(_ w: inout FDTWriter) {
+    w.beginNode("intc@" + hexString(gicDistributor.base))
+    w.property("phandle", u32: Self.gicPhandle)
+    w.property("#interrupt-cells", u32: 3)
+    w.property("interrupt-controller")
+    // dtc wants #address-cells on every interrupt provider; 2/2 + ranges also serves a v2m child.
+    w.property("#address-cells", u32: 2)
+    w.property("#size-cells", u32: 2)
+    w.property("ranges")
+    switch gicVersion {
+    case .v3:
+      w.property("compatible", string: "arm,gic-v3")
+      w.property("#redistributor-regions", u32: 1)
+      w.property("reg", regions: [gicDistributor, gicRedistributors], addressCells: 2, sizeCells: 2)
+    case .v2:
+      w.property("compatible", string: "arm,cortex-a15-gic")
+      w.property("reg", regions: [gicDistributor, gicCPUInterface], addressCells: 2, sizeCells: 2)
+    }
+    if let frame = gicv2mFrame {
+      w.beginNode("v2m@" + hexString(frame.region.base))
+      w.property("compatible", string: "arm,gic-v2m-frame")
+      w.property("msi-controller")
+      w.property("reg", regions: [frame.region], addressCells: 2, sizeCells: 2)
+      if let base = frame.baseSPI { w.property("arm,msi-base-spi", u32: base) }
+      if let count = frame.spiCount { w.property("arm,msi-num-spis", u32: count) }
+      w.endNode()
+    }
+    w.endNode()
+  }
+
+  private func writeTimer(_ w: inout FDTWriter) {
+    // The GICv2 binding carries a CPU target mask in flags bits 15:8 for PPIs; v2 has 8 CPUs at most.
+    var flags = Self.levelHigh
+    if gicVersion == .v2 {
+      let targets = min(cpuAffinities.count, 8)
+      flags |= ((UInt32(1) << UInt32(targets)) - 1) << 8
+    }
+    let ppis = [timerPPIs.securePhysical, timerPPIs.nonSecurePhysical, timerPPIs.virtual, timerPPIs.hypervisorPhysical]
+    w.beginNode("timer")
+    w.property("compatible", string: "arm,armv8-timer")
+    w.property("interrupts", cells: ppis.flatMap { [1, $0, flags] })
+    w.property("always-on")
+    w.endNode()
+  }
+
+  private func writeUART(_ w: inout FDTWriter) {
+    w.beginNode("apb-pclk")
+    w.property("compatible", string: "fixed-clock")
+    w.property("#clock-cells", u32: 0)
+    w.property("clock-frequency", u32: uartClockFrequency)
+    w.property("clock-output-names", string: uartClockName)
+    w.property("phandle", u32: Self.clockPhandle)
+    w.endNode()
+    w.beginNode(uartNodeName)
+    w.property("compatible", strings: ["arm,pl011", "arm,primecell"])
+    w.property("reg", regions: [MemoryRegion(base: uartBase, size: uartSize)], addressCells: 2, sizeCells: 2)
+    w.property("interrupts", cells: [0, uartSPI, Self.levelHigh])
+    w.property("clocks", cells: [Self.clockPhandle, Self.clockPhandle])
+    w.property("clock-names", strings: ["uartclk", "apb_pclk"])
+    w.endNode()
+  }
+}

@@ -1,0 +1,187 @@
+import Foundation
+
+/// The default guest: Debian's current arm64 kernel plus an initramfs Keel builds itself
+/// (busybox-static, Guests/initramfs/init, and the counter-reading helper).
+/// Everything downloaded or built lives in the cache, keyed by package name or content.
+public struct DefaultGuest {
+  public struct Artifacts: Equatable, Sendable {
+    public var kernel: String
+    public var initramfs: String
+  }
+
+  public var root: String
+  public var cache: String
+  public var progress: @Sendable (String) -> Void
+
+  public init(root: String, cache: String, progress: @escaping @Sendable (String) -> Void) {
+    self.root = root; self.cache = cache; self.progress = progress
+  }
+
+  public static func cacheDirectory(environment: [String: String]) -> String {
+    if let dir = environment["KEEL_CACHE"], !dir.isEmpty { return dir }
+    let home = environment["HOME"] ?? NSHomeDirectory()
+    return home + "/.cache/keel"
+  }
+
+  public func kernel() throws -> String {
+    let package = try resolveKernelPackage()
+    let deb = try download(package)
+    let tree = try extract(deb)
+    let boot = tree + "/boot"
+    let images = (try? FileManager.default.contentsOfDirectory(atPath: boot))?.filter { $0.hasPrefix("vmlinuz-") }.sorted() ?? []
+    guard let image = images.last else { throw KeelHostError.setup("no boot/vmlinuz-* in \(deb)") }
+    return boot + "/" + image
+  }
+
+  public func initramfs() throws -> String {
+    let busyboxTree = try extract(try download("busybox-static"))
+    let busybox = try readBytes(busyboxTree + "/bin/busybox")
+    let initScript = try readBytes(root + "/Guests/initramfs/init")
+    let helper = try readBytes(try buildHelper())
+    let archive = Self.initramfsArchive(initScript: initScript, busybox: busybox, helper: helper).serialized()
+    let directory = cache + "/initramfs"
+    let path = "\(directory)/\(SHA256.hex(archive).prefix(16)).cpio"
+    if !FileManager.default.fileExists(atPath: path) {
+      progress("building initramfs…")
+      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+      try Data(archive).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+    return path
+  }
+
+  /// The initramfs layout. /dev/console must exist before init runs, or init starts without stdio.
+  public static func initramfsArchive(initScript: [UInt8], busybox: [UInt8], helper: [UInt8]) -> CPIOArchive {
+    var archive = CPIOArchive()
+    for dir in ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "root", "etc"] {
+      archive.addDirectory(dir)
+    }
+    archive.addCharacterDevice("dev/console", major: 5, minor: 1)
+    archive.addCharacterDevice("dev/null", major: 1, minor: 3, mode: 0o666)
+    archive.addFile("bin/busybox", contents: busybox, mode: 0o755)
+    archive.addSymlink("bin/sh", target: "busybox")
+    archive.addFile("bin/keel-cntvct", contents: helper, mode: 0o755)
+    archive.addFile("init", contents: initScript, mode: 0o755)
+    return archive
+  }
+
+  // MARK: apt
+
+  /// The concrete kernel package behind Debian's `linux-image-arm64` metapackage, resolved each run.
+  func resolveKernelPackage() throws -> String {
+    try ensureArm64Architecture()
+    if let name = try? Self.kernelPackage(fromAptCacheDepends: Subprocess.run(["apt-cache", "depends", "linux-image-arm64:arm64"])) {
+      return name
+    }
+    try aptUpdate()
+    let output = try Subprocess.run(["apt-cache", "depends", "linux-image-arm64:arm64"])
+    guard let name = Self.kernelPackage(fromAptCacheDepends: output) else {
+      throw KeelHostError.setup("could not resolve linux-image-arm64:arm64 with apt-cache depends")
+    }
+    return name
+  }
+
+  /// `apt-cache depends` lists `Depends: linux-image-6.1.0-56-arm64:arm64`; take the first such line.
+  public static func kernelPackage(fromAptCacheDepends output: String) -> String? {
+    for line in output.split(separator: "\n") {
+      var text = Substring(line.trimmingCharacters(in: .whitespaces))
+      if text.hasPrefix("|") { text = text.dropFirst() }
+      guard text.hasPrefix("Depends:") else { continue }
+      var name = text.dropFirst("Depends:".count).trimmingCharacters(in: .whitespaces)
+      if name.hasSuffix(":arm64") { name = String(name.dropLast(":arm64".count)) }
+      if name.hasPrefix("linux-image-"), !name.contains("<"), !name.contains(" ") { return name }
+    }
+    return nil
+  }
+
+  func ensureArm64Architecture() throws {
+    let foreign = try Subprocess.run(["dpkg", "--print-foreign-architectures"])
+    if foreign.split(whereSeparator: \.isWhitespace).contains("arm64") { return }
+    progress("enabling arm64 packages (dpkg --add-architecture arm64)…")
+    try Subprocess.run(["dpkg", "--add-architecture", "arm64"], echo: true)
+    try aptUpdate()
+  }
+
+  func aptUpdate() throws {
+    progress("updating package lists (apt-get update)…")
+    try Subprocess.run(["apt-get", "update"], echo: true)
+  }
+
+  func download(_ package: String) throws -> String {
+    let directory = cache + "/debs"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    if let existing = debs(in: directory, package: package).last { return existing }
+    progress("downloading \(package)…")
+    do {
+      try Subprocess.run(["apt-get", "download", "\(package):arm64"], in: directory, echo: true)
+    } catch {
+      // Stale package lists are the usual reason; refresh once.
+      try aptUpdate()
+      try Subprocess.run(["apt-get", "download", "\(package):arm64"], in: directory, echo: true)
+    }
+    guard let deb = debs(in: directory, package: package).last else {
+      throw KeelHostError.setup("apt-get download \(package):arm64 produced no .deb in \(directory)")
+    }
+    return deb
+  }
+
+  func debs(in directory: String, package: String) -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    return names.filter { $0.hasPrefix(package + "_") && $0.hasSuffix("_arm64.deb") }.sorted().map { directory + "/" + $0 }
+  }
+
+  func extract(_ deb: String) throws -> String {
+    let name = URL(fileURLWithPath: deb).deletingPathExtension().lastPathComponent
+    let tree = cache + "/extracted/" + name
+    let done = tree + "/.keel-extracted"
+    if FileManager.default.fileExists(atPath: done) { return tree }
+    progress("extracting \(name)…")
+    try? FileManager.default.removeItem(atPath: tree)
+    try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+    try Subprocess.run(["dpkg-deb", "-x", deb, tree], echo: true)
+    _ = FileManager.default.createFile(atPath: done, contents: Data())
+    return tree
+  }
+
+  // MARK: helper program
+
+  public static let helperSource = "Guests/initramfs/keel-cntvct.c"
+
+  static func clang() -> String {
+    FileManager.default.isExecutableFile(atPath: "/opt/swift/usr/bin/clang") ? "/opt/swift/usr/bin/clang" : "clang"
+  }
+
+  static func lld() -> String {
+    FileManager.default.isExecutableFile(atPath: "/opt/swift/usr/bin/ld.lld") ? "/opt/swift/usr/bin/ld.lld" : "ld.lld"
+  }
+
+  static let compileFlags = [
+    "--target=aarch64-linux-gnu", "-ffreestanding", "-nostdlib", "-static",
+    "-fno-stack-protector", "-fno-pic", "-O2", "-Wall", "-Werror",
+  ]
+
+  /// Builds the static arm64 helper once per source content.
+  func buildHelper() throws -> String {
+    let source = root + "/" + Self.helperSource
+    let bytes = try readBytes(source)
+    var hasher = SHA256()
+    hasher.update(bytes)
+    hasher.update(Self.compileFlags.joined(separator: " "))
+    let directory = "\(cache)/helper/\(hasher.hexDigest().prefix(16))"
+    let binary = directory + "/keel-cntvct"
+    if FileManager.default.fileExists(atPath: binary) { return binary }
+    progress("building guest helper keel-cntvct…")
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let object = directory + "/keel-cntvct.o"
+    try Subprocess.run([Self.clang()] + Self.compileFlags + ["-c", source, "-o", object], echo: true)
+    try Subprocess.run([Self.lld(), "-static", "-e", "_start", "-o", binary + ".tmp", object], echo: true)
+    try FileManager.default.moveItem(atPath: binary + ".tmp", toPath: binary)
+    return binary
+  }
+}
+
+func readBytes(_ path: String) throws -> [UInt8] {
+  guard let data = FileManager.default.contents(atPath: path) else {
+    throw KeelHostError.missing("cannot read \(path)")
+  }
+  return [UInt8](data)
+}

@@ -1,0 +1,215 @@
+#if os(none)
+import CKeelEL2
+import KeelFDT
+import KeelVGIC
+import KeelArch
+
+/// Interrupts Keel itself uses on the physical GIC.
+enum HostINTID {
+  /// SGI 0 wakes or interrupts another host CPU ("kick"): it has new virtual interrupts or a
+  /// vCPU to start or stop.
+  static let kick: UInt32 = 0
+  static let spurious: UInt32 = 1023
+}
+
+/// The physical GIC as the hypervisor drives it: its own interrupts in EOImode 1 (priority drop
+/// and deactivation split, so a hardware-linked virtual interrupt is deactivated by the guest's
+/// own EOI), and the list registers of the virtualization extension.
+struct HostGICDriver {
+  let version: KeelVGIC.GICVersion
+  let distributor: UInt64
+  let redistributors: [UInt64]      // v3: RD_base of each host CPU, in slot order
+  let cpuInterface: UInt64          // v2 GICC
+  let hypervisorInterface: UInt64   // v2 GICH
+  let maintenanceINTID: UInt32
+  let listRegisterCount: Int
+
+  static func make(_ gic: HostGIC, cpus: [UInt64]) -> HostGICDriver? {
+    switch gic.version {
+    case .v3:
+      // Find each CPU's redistributor by its affinity, as the architecture intends.
+      var frames = [UInt64](repeating: 0, count: cpus.count)
+      for region in gic.redistributors {
+        var frame = region.base
+        while frame < region.base + region.size {
+          let typer = MMIO.read64(frame + 0x8)
+          let aff = typer >> 32
+          for (slot, mpidr) in cpus.enumerated() where UInt64(Affinity(rawValue: mpidr).packed32) == aff {
+            frames[slot] = frame
+          }
+          if typer & (1 << 4) != 0 { break }
+          frame += typer & (1 << 1) != 0 ? 0x40000 : 0x20000
+        }
+      }
+      let lrs = Int(keel_read_ich_vtr_el2() & 0x1F) + 1
+      return HostGICDriver(version: .v3, distributor: gic.distributor.base, redistributors: frames, cpuInterface: 0,
+                           hypervisorInterface: 0, maintenanceINTID: gic.maintenanceINTID ?? 25, listRegisterCount: lrs)
+    case .v2:
+      guard let gicc = gic.cpuInterface, let gich = gic.hypervisorInterface else { return nil }
+      let lrs = Int(MMIO.read32(gich.base + 0x4) & 0x3F) + 1
+      return HostGICDriver(version: .v2, distributor: gic.distributor.base, redistributors: [], cpuInterface: gicc.base,
+                           hypervisorInterface: gich.base, maintenanceINTID: gic.maintenanceINTID ?? 25, listRegisterCount: lrs)
+    }
+  }
+
+  /// Once, on the boot CPU.
+  func initDistributor() {
+    switch version {
+    case .v3:
+      MMIO.write32(distributor, 0)
+      waitForRWP()
+      // Group 1, enabled, affinity routing.
+      MMIO.write32(distributor, 1 << 1 | 1 << 4)
+      waitForRWP()
+    case .v2:
+      MMIO.write32(distributor, 1)
+    }
+  }
+
+  private func waitForRWP() {
+    while MMIO.read32(distributor) & (1 << 31) != 0 { keel_yield() }
+  }
+
+  /// On every host CPU, for itself.
+  func initCPU(slot: Int) {
+    let ppis: [UInt32] = [HostINTID.kick, maintenanceINTID, 27]
+    switch version {
+    case .v3:
+      let rd = redistributors[slot]
+      // Wake the redistributor.
+      MMIO.write32(rd + 0x14, MMIO.read32(rd + 0x14) & ~UInt32(1 << 1))
+      while MMIO.read32(rd + 0x14) & (1 << 2) != 0 { keel_yield() }
+      let sgi = rd + 0x10000
+      MMIO.write32(sgi + 0x80, 0xFFFF_FFFF)          // all group 1
+      MMIO.write32(sgi + 0x180, 0xFFFF_FFFF)         // disable all, then enable ours
+      for i in 0..<8 { MMIO.write32(sgi + 0x400 + UInt64(i) * 4, 0xA0A0_A0A0) }
+      var mask: UInt32 = 0
+      for p in ppis { mask |= 1 << p }
+      MMIO.write32(sgi + 0x100, mask)
+      keel_write_icc_sre_el2(0xF)                   // SRE, DFB, DIB, and EL1 may use ICC_SRE_EL1
+      keel_isb()
+      keel_write_icc_pmr_el1(0xFF)
+      keel_write_icc_bpr1_el1(0)
+      keel_write_icc_ctlr_el1(1 << 1)              // EOImode: EOIR drops priority, DIR deactivates
+      keel_write_icc_igrpen1_el1(1)
+      keel_isb()
+    case .v2:
+      for i in 0..<8 { MMIO.write32(distributor + 0x400 + UInt64(i) * 4, 0xA0A0_A0A0) }
+      var mask: UInt32 = 0
+      for p in ppis { mask |= 1 << p }
+      MMIO.write32(distributor + 0x100, mask)
+      MMIO.write32(cpuInterface + 0x4, 0xFF)       // PMR
+      MMIO.write32(cpuInterface + 0x0, 1 | 1 << 9)  // enable, EOImode
+    }
+  }
+
+  /// The GICv2 CPU-interface number of the calling CPU (from the banked ITARGETSR0).
+  func cpuInterfaceMask() -> UInt8 {
+    version == .v2 ? UInt8(truncatingIfNeeded: MMIO.read32(distributor + 0x800)) : 0
+  }
+
+  /// Route a host SPI to one host CPU and enable it.
+  func enableSPI(_ intid: UInt32, toCPU mpidr: UInt64, cpuMask: UInt8) {
+    switch version {
+    case .v3:
+      MMIO.write64(distributor + 0x6000 + UInt64(intid) * 8, (mpidr & 0xFF_00FF_FFFF))
+      MMIO.write32(distributor + 0x80 + UInt64(intid / 32) * 4, MMIO.read32(distributor + 0x80 + UInt64(intid / 32) * 4) | 1 << (intid % 32))
+    case .v2:
+      let reg = distributor + 0x800 + UInt64(intid & ~3)
+      let shift = (intid % 4) * 8
+      MMIO.write32(reg, MMIO.read32(reg) & ~(0xFF << shift) | UInt32(cpuMask) << shift)
+    }
+    let prio = distributor + 0x400 + UInt64(intid & ~3)
+    MMIO.write32(prio, MMIO.read32(prio) & ~(0xFF << ((intid % 4) * 8)) | 0xA0 << ((intid % 4) * 8))
+    MMIO.write32(distributor + 0x100 + UInt64(intid / 32) * 4, 1 << (intid % 32))
+  }
+
+  func acknowledge() -> UInt32 {
+    switch version {
+    case .v3: return UInt32(truncatingIfNeeded: keel_read_icc_iar1_el1()) & 0xFF_FFFF
+    case .v2: return MMIO.read32(cpuInterface + 0xC)
+    }
+  }
+
+  /// Priority drop only; the interrupt stays active.
+  func endOfInterrupt(_ iar: UInt32) {
+    switch version {
+    case .v3: keel_write_icc_eoir1_el1(UInt64(iar))
+    case .v2: MMIO.write32(cpuInterface + 0x10, iar)
+    }
+  }
+
+  func deactivate(_ iar: UInt32) {
+    switch version {
+    case .v3: keel_write_icc_dir_el1(UInt64(iar))
+    case .v2: MMIO.write32(cpuInterface + 0x1000, iar)
+    }
+  }
+
+  func sendKick(toMPIDR mpidr: UInt64, cpuMask: UInt8) {
+    switch version {
+    case .v3:
+      let value = (mpidr >> 32 & 0xFF) << 48 | (mpidr >> 16 & 0xFF) << 32 | (mpidr >> 8 & 0xFF) << 16
+        | UInt64(1) << (mpidr & 0xF) | UInt64(HostINTID.kick) << 24
+      keel_dsb_ish()
+      keel_write_icc_sgi1r_el1(value)
+      keel_isb()
+    case .v2:
+      keel_dsb_ish()
+      MMIO.write32(distributor + 0xF00, UInt32(cpuMask) << 16 | HostINTID.kick)
+    }
+  }
+
+  // MARK: Virtualization control
+
+  func enableVirtualInterface() {
+    switch version {
+    case .v3:
+      keel_write_ich_vmcr_el2(0)
+      for n in 0..<listRegisterCount { keel_write_ich_lr(UInt32(n), 0) }
+      keel_write_ich_hcr_el2(1)
+    case .v2:
+      MMIO.write32(hypervisorInterface + 0x8, 0)
+      for n in 0..<listRegisterCount { MMIO.write32(hypervisorInterface + 0x100 + UInt64(n) * 4, 0) }
+      MMIO.write32(hypervisorInterface, 1)
+    }
+    keel_isb()
+  }
+
+  func setUnderflowInterrupt(_ on: Bool) {
+    switch version {
+    case .v3: keel_write_ich_hcr_el2(on ? 0b11 : 0b01)
+    case .v2: MMIO.write32(hypervisorInterface, on ? 0b11 : 0b01)
+    }
+  }
+
+  /// Bit n set: list register n holds no interrupt.
+  func emptyListRegisters() -> UInt64 {
+    switch version {
+    case .v3: return keel_read_ich_elrsr_el2()
+    case .v2: return UInt64(MMIO.read32(hypervisorInterface + 0x30))
+    }
+  }
+
+  func readListRegister(_ n: Int) -> ListRegister {
+    switch version {
+    case .v3: return ListRegister(v3: keel_read_ich_lr(UInt32(n)))
+    case .v2: return ListRegister(v2: MMIO.read32(hypervisorInterface + 0x100 + UInt64(n) * 4))
+    }
+  }
+
+  func writeListRegister(_ n: Int, _ lr: ListRegister) {
+    switch version {
+    case .v3: keel_write_ich_lr(UInt32(n), lr.v3)
+    case .v2: MMIO.write32(hypervisorInterface + 0x100 + UInt64(n) * 4, lr.v2)
+    }
+  }
+
+  func clearListRegister(_ n: Int) {
+    switch version {
+    case .v3: keel_write_ich_lr(UInt32(n), 0)
+    case .v2: MMIO.write32(hypervisorInterface + 0x100 + UInt64(n) * 4, 0)
+    }
+  }
+}
+#endif

@@ -1,0 +1,44 @@
+#if os(none)
+import CKeelEL2
+
+/// State private to one host CPU.
+///
+/// Rule: only `PerCPU.current()` reads TPIDR_EL2, and only the trap entry and the CPU's own
+/// start-up code call it. Everything below takes the `PerCPU` (or the `VCPU`) as a parameter,
+/// so no code can reach another CPU's data by accident, and code that is interrupted on one
+/// CPU and continues on another never holds a stale "current CPU".
+final class PerCPU {
+  let slot: Int
+  let mpidr: UInt64
+  let raw: UnsafeMutablePointer<keel_percpu>
+  /// The vCPU this host CPU runs (1:1 pinning).
+  var vcpu: VCPU? = nil
+  /// Idle context: where the vectors would save state if an exception hit with no vCPU loaded.
+  let idleContext: UnsafeMutablePointer<keel_vcpu_context>
+  var cpuInterfaceMask: UInt8 = 0
+  var parked = false
+
+  init(slot: Int, mpidr: UInt64, stackTop: UInt64) {
+    self.slot = slot
+    self.mpidr = mpidr
+    raw = UnsafeMutablePointer<keel_percpu>.allocate(capacity: 1)
+    idleContext = UnsafeMutablePointer<keel_vcpu_context>.allocate(capacity: 1)
+    idleContext.initialize(to: keel_vcpu_context())
+    raw.initialize(to: keel_percpu(context: idleContext, index: UInt64(slot), owner: nil, stack_top: stackTop))
+    raw.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
+  }
+
+  /// Install this object as the calling CPU's per-CPU data. Called once, on the CPU itself.
+  func install() { keel_write_tpidr_el2(UInt64(UInt(bitPattern: raw))) }
+
+  static func current() -> PerCPU {
+    let raw = UnsafeMutablePointer<keel_percpu>(bitPattern: UInt(keel_read_tpidr_el2()))!
+    return Unmanaged<PerCPU>.fromOpaque(raw.pointee.owner!).takeUnretainedValue()
+  }
+
+  func load(_ v: VCPU) {
+    vcpu = v
+    raw.pointee.context = v.context
+  }
+}
+#endif

@@ -1,0 +1,85 @@
+#if os(none)
+import CKeelEL2
+import _Volatile
+import Synchronization
+
+/// 32/64-bit volatile MMIO at an identity-mapped physical address.
+enum MMIO {
+  @inline(__always) static func read32(_ address: UInt64) -> UInt32 {
+    unsafe VolatileMappedRegister<UInt32>(unsafeBitPattern: UInt(address)).load()
+  }
+  @inline(__always) static func write32(_ address: UInt64, _ value: UInt32) {
+    unsafe VolatileMappedRegister<UInt32>(unsafeBitPattern: UInt(address)).store(value)
+  }
+  @inline(__always) static func read64(_ address: UInt64) -> UInt64 {
+    unsafe VolatileMappedRegister<UInt64>(unsafeBitPattern: UInt(address)).load()
+  }
+  @inline(__always) static func write64(_ address: UInt64, _ value: UInt64) {
+    unsafe VolatileMappedRegister<UInt64>(unsafeBitPattern: UInt(address)).store(value)
+  }
+}
+
+/// A test-and-set lock. Waiters sleep in WFE (woken by the SEV in `unlock`): under QEMU's
+/// icount mode a busy loop without WFE/YIELD would starve the CPU holding the lock.
+struct SpinLock: ~Copyable {
+  private let word = Atomic<UInt32>(0)
+  init() {}
+  func lock() {
+    while true {
+      if word.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged { return }
+      while word.load(ordering: .relaxed) != 0 { keel_wfe() }
+    }
+  }
+  func unlock() {
+    word.store(0, ordering: .releasing)
+    keel_sev()
+  }
+}
+
+/// The hypervisor's console on the host PL011. Guest console bytes and Keel's own lines share
+/// it; Keel's lines always start at column 0 so tools can parse them.
+enum Console {
+  nonisolated(unsafe) static var atLineStart = true
+  static let lock = SpinLock()
+
+  static func put(_ byte: UInt8) {
+    _ = putchar(Int32(byte))
+    atLineStart = byte == 10
+  }
+
+  /// A line from Keel itself: `keel: <text>`.
+  static func log(_ text: String) {
+    lock.lock()
+    if !atLineStart { put(13); put(10) }
+    for b in "keel: ".utf8 { put(b) }
+    for b in text.utf8 { if b == 10 { put(13) }; put(b) }
+    put(13); put(10)
+    lock.unlock()
+  }
+
+  /// Guest bytes from a virtual UART.
+  static func guestByte(_ b: UInt8) {
+    lock.lock()
+    put(b)
+    lock.unlock()
+  }
+}
+
+func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+func hex(_ v: UInt32) -> String { "0x" + String(v, radix: 16) }
+
+/// The host's PSCI firmware interface (QEMU's emulated firmware on virt).
+struct HostFirmware {
+  let useHVC: Bool
+  func call(_ x0: UInt64, _ x1: UInt64 = 0, _ x2: UInt64 = 0, _ x3: UInt64 = 0) -> UInt64 {
+    useHVC ? keel_hvc(x0, x1, x2, x3) : keel_smc(x0, x1, x2, x3)
+  }
+  func cpuOn(_ mpidr: UInt64, entry: UInt64, context: UInt64) -> Int64 {
+    Int64(bitPattern: call(0xC400_0003, mpidr, entry, context))
+  }
+  func systemOff() -> Never {
+    _ = call(0x8400_0008)
+    while true { keel_wfi() }
+  }
+}
+#endif

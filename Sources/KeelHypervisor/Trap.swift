@@ -1,0 +1,221 @@
+#if os(none)
+import CKeelEL2
+import KeelArch
+import KeelDevices
+import KeelPSCI
+import KeelVGIC
+import KeelVM
+
+/// The single entry from the vectors for every exception taken from a guest.
+/// kind: 0 synchronous, 1 IRQ, 2 FIQ, 3 SError.
+@_cdecl("keel_trap")
+func keelTrap(_ kind: UInt64) {
+  let cpu = PerCPU.current()
+  guard let v = cpu.vcpu else { hypervisorPanic("trap kind \(kind) with no vCPU loaded on CPU \(cpu.slot)") }
+  switch kind {
+  case 0:
+    handleSynchronous(v, ExceptionSyndrome(rawValue: keel_read_esr_el2()))
+  case 1, 2:
+    v.exits.irq += 1
+    drainHostInterrupts(cpu)
+  default:
+    v.exits.other += 1
+    v.vm.reportOnce(0x5E << 56, "vcpu\(v.index): SError from the guest (ESR \(hex(keel_read_esr_el2()))); injecting an abort")
+    v.inject(.dataAbort(address: 0, isWrite: false))
+  }
+  leaveTrap(cpu, v)
+}
+
+/// The exit path shared by all traps: stop, switch or resume.
+func leaveTrap(_ cpu: PerCPU, _ v: VCPU) {
+  let vm = v.vm
+  if case .stopping = vm.state { park(cpu) }
+  if v.power != .on {
+    // CPU_OFF: the vCPU's state is gone; wait for a CPU_ON.
+    cpu.vcpu = nil
+    cpu.raw.pointee.context = cpu.idleContext
+    Host.gic.setUnderflowInterrupt(false)
+    idle(cpu)
+  }
+  flushInterrupts(v)
+}
+
+func handleSynchronous(_ v: VCPU, _ esr: ExceptionSyndrome) {
+  switch esr.exceptionClass {
+  case .dataAbortLowerEL:
+    v.exits.dataAbort += 1
+    handleDataAbort(v, esr)
+  case .hvc64:
+    v.exits.hvc += 1
+    // ELR already points past the HVC.
+    if esr.iss & 0xFFFF == 0 { handleSMCCC(v) } else { v.setGPR(0, PSCIStatus.notSupported.register) }
+  case .smc64:
+    v.exits.smc += 1
+    // A trapped SMC returns to the SMC itself; step over it.
+    v.pc &+= 4
+    handleSMCCC(v)
+  case .systemRegister:
+    v.exits.systemRegister += 1
+    handleSystemRegister(v, esr)
+  case .waitForInterrupt:
+    if esr.iss & 1 == 1 {
+      v.exits.wfe += 1
+      keel_yield()
+    } else {
+      v.exits.wfi += 1
+      waitForInterrupt(v)
+    }
+    v.pc &+= esr.instructionLength
+  case .instructionAbortLowerEL:
+    v.exits.other += 1
+    let far = keel_read_far_el2()
+    v.vm.reportOnce(0x20 << 56 | far, "vcpu\(v.index): instruction fetch from \(hex(far)) outside guest RAM (pc \(hex(v.pc))); injecting an abort")
+    v.inject(.instructionAbort(address: far))
+  default:
+    v.exits.other += 1
+    v.vm.reportOnce(UInt64(esr.exceptionClass.rawValue) << 56, "vcpu\(v.index): unhandled trap EC \(hex(UInt32(esr.exceptionClass.rawValue))) at pc \(hex(v.pc)); injecting an undefined instruction")
+    v.inject(.undefined)
+  }
+}
+
+/// WFI: sleep the host CPU until an interrupt for this vCPU could be pending.
+func waitForInterrupt(_ v: VCPU) {
+  let vm = v.vm
+  if v.listRegistersInUse & ~Host.gic.emptyListRegisters() != 0 { return }
+  vm.lock.lock()
+  let work = vm.vgic.hasDeliverable(vcpu: v.index) || v.power != .on
+  vm.lock.unlock()
+  if work { return }
+  // Physical interrupts stay masked at EL2, but a pending one still ends WFI; it is then
+  // taken as an exit as soon as the guest resumes.
+  keel_wfi()
+}
+
+func handleSMCCC(_ v: VCPU) {
+  let vm = v.vm
+  vm.lock.lock()
+  let action = PSCI.handle(v.gpr(0), v.gpr(1), v.gpr(2), v.gpr(3), machine: vm)
+  switch action {
+  case .complete(let x0, let x1, let x2, let x3):
+    vm.lock.unlock()
+    v.setGPR(0, x0); v.setGPR(1, x1); v.setGPR(2, x2); v.setGPR(3, x3)
+  case .cpuOn(let target, let entry, let context):
+    let t = vm.vcpus[target]
+    t.startEntry = entry
+    t.startContext = context
+    t.power = .onPending
+    vm.lock.unlock()
+    v.setGPR(0, PSCIStatus.success.register)
+    Host.gic.sendKick(toMPIDR: t.hostMPIDR, cpuMask: t.hostCPUMask)
+  case .cpuOff:
+    v.power = .off
+    vm.lock.unlock()
+  case .suspend(let request, let entry, let context):
+    vm.lock.unlock()
+    v.setGPR(0, PSCIStatus.success.register)
+    waitForInterrupt(v)
+    if request.isPowerdown {
+      // Context was lost: resume at the entry point as if from CPU_ON.
+      v.pc = entry
+      v.pstate = ProcessorState.el1hMasked
+      v.setGPR(0, context)
+      keel_write_sctlr_el1(EL1State().sctlr)
+    }
+  case .systemOff:
+    vm.lock.unlock()
+    stopVM(vm, reason: "poweroff", by: v)
+  case .systemReset:
+    vm.lock.unlock()
+    stopVM(vm, reason: "reset", by: v)
+  }
+}
+
+/// Bring every vCPU of the VM to a halt, report, and, as the only VM is gone, power the host off.
+func stopVM(_ vm: VM, reason: String, by v: VCPU) -> Never {
+  vm.lock.lock()
+  let first = vm.state == .running
+  if first { vm.state = .stopping(reason) }
+  vm.lock.unlock()
+  if !first { park(Host.cpus[v.index]) }
+  for other in vm.vcpus where other.index != v.index {
+    Host.gic.sendKick(toMPIDR: other.hostMPIDR, cpuMask: other.hostCPUMask)
+  }
+  // Wait (bounded) until the other CPUs have parked, so their counters are final.
+  let deadline = keel_read_cntpct_el0() + keel_read_cntfrq_el0()
+  while keel_read_cntpct_el0() < deadline {
+    var all = true
+    for other in vm.vcpus where other.index != v.index && !Host.cpus[other.index].parked { all = false }
+    if all { break }
+    keel_wfe()
+  }
+  var total = ExitCounters()
+  for c in vm.vcpus { total.add(c.exits) }
+  Console.log("\(vm.name): stopped: \(reason)")
+  Console.log("\(vm.name): exits \(total.summary)")
+  Console.log("all VMs stopped; powering off")
+  Host.firmware.systemOff()
+}
+
+// MARK: MMIO
+
+func handleDataAbort(_ v: VCPU, _ esr: ExceptionSyndrome) {
+  let iss = DataAbortISS(esr.iss)
+  let far = keel_read_far_el2()
+  let ipa = IPA(hpfar: keel_read_hpfar_el2(), far: far)
+  let vm = v.vm
+  let target = vm.layout.route(ipa, gic: vm.gicVersion == .v3 ? .v3 : .v2, vcpus: vm.vcpus.count)
+  guard target != .none, let access = MMIOAccess(iss, address: ipa) else {
+    let why = target == .none ? "access to \(hex(ipa.rawValue)), where the VM has nothing"
+                              : "access to \(hex(ipa.rawValue)) the hypervisor cannot emulate (no instruction syndrome)"
+    vm.reportOnce(0x24 << 56 | ipa.rawValue, "vcpu\(v.index): \(why) (pc \(hex(v.pc))); injecting a data abort")
+    v.inject(.dataAbort(address: far, isWrite: iss.isWrite))
+    return
+  }
+  let value = access.isWrite ? access.storeValue(fromRegister: v.gpr(access.register)) : 0
+  var result: UInt64 = 0
+  var effects = VGICEffects()
+  vm.lock.lock()
+  switch target {
+  case .distributor(let offset):
+    if access.isWrite { effects = vm.vgic.distributorWrite(offset: offset, size: access.size, value: value, vcpu: v.index) }
+    else { result = vm.vgic.distributorRead(offset: offset, size: access.size, vcpu: v.index) }
+  case .redistributor(let offset):
+    if access.isWrite { effects = vm.vgic.redistributorWrite(offset: offset, size: access.size, value: value, vcpu: v.index) }
+    else { result = vm.vgic.redistributorRead(offset: offset, size: access.size, vcpu: v.index) }
+  case .uart(let offset):
+    // Byte and halfword accesses (earlycon writes DR with strb) reach the 32-bit register.
+    let aligned = offset & ~3
+    if access.isWrite { vm.uart.write(UInt32(truncatingIfNeeded: value << UInt64(8 * (offset & 3))), at: aligned) }
+    else { result = UInt64(vm.uart.read(at: aligned)) >> UInt64(8 * (offset & 3)) }
+  case .none:
+    break
+  }
+  effects.kick |= vm.pendingKicks
+  vm.pendingKicks = 0
+  vm.lock.unlock()
+  if !access.isWrite { v.setGPR(access.register, access.registerValue(afterLoading: result)) }
+  if effects.deactivateHardware != 0 {
+    for i in 0..<32 where effects.deactivateHardware >> UInt32(i) & 1 == 1 { Host.gic.deactivate(UInt32(i)) }
+  }
+  kick(vm, effects.kick, except: v.index)
+  v.pc &+= esr.instructionLength
+}
+
+// MARK: System registers
+
+func handleSystemRegister(_ v: VCPU, _ esr: ExceptionSyndrome) {
+  let iss = SystemRegisterISS(esr.iss)
+  let reg = iss.encoding
+  let vm = v.vm
+  if !iss.isRead && (reg == .iccSGI1R || reg == .iccASGI1R || reg == .iccSGI0R) {
+    vm.lock.lock()
+    let effects = vm.vgic.sendSGI(from: v.index, value: v.gpr(iss.register))
+    vm.lock.unlock()
+    kick(vm, effects.kick, except: v.index)
+    v.pc &+= esr.instructionLength
+    return
+  }
+  vm.reportOnce(0x18 << 56 | UInt64(esr.iss), "vcpu\(v.index): \(iss.isRead ? "read of" : "write to") system register \(reg) (pc \(hex(v.pc))); injecting an undefined instruction")
+  v.inject(.undefined)
+}
+#endif

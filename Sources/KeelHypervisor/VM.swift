@@ -1,0 +1,102 @@
+#if os(none)
+import CKeelEL2
+import KeelArch
+import KeelDevices
+import KeelPSCI
+import KeelVGIC
+import KeelVM
+
+/// Stage-2 table pages from the hypervisor heap; EL2 runs identity-mapped, so VA == PA.
+struct HeapPages: PageAllocator {
+  mutating func allocatePage() -> PA? {
+    var p: UnsafeMutableRawPointer? = nil
+    guard posix_memalign(&p, 4096, 4096) == 0, let page = p else { return nil }
+    page.initializeMemory(as: UInt8.self, repeating: 0, count: 4096)
+    return PA(UInt64(UInt(bitPattern: page)))
+  }
+  func table(at pa: PA) -> UnsafeMutablePointer<UInt64> {
+    UnsafeMutablePointer<UInt64>(bitPattern: UInt(pa.rawValue))!
+  }
+}
+
+/// The VM's virtual PL011 raises its SPI through the vGIC.
+struct VGICLine: IRQLine {
+  unowned(unsafe) let vm: VM
+  mutating func set(_ level: Bool) {
+    // Called with the VM lock held (every PL011 access is made under it).
+    vm.pendingKicks |= vm.vgic.setLevel(intid: vm.layout.uartINTID, level).kick
+  }
+}
+
+/// Guest console bytes go to the host console.
+struct HostConsoleSink: ByteSink {
+  mutating func write(_ byte: UInt8) { Console.guestByte(byte) }
+}
+
+enum VMState: Equatable {
+  case running
+  case stopping(String)
+}
+
+/// One virtual machine: its memory, its vGIC and devices, its vCPUs.
+final class VM {
+  let id: Int
+  let name: String
+  let layout: GuestLayout
+  let ramHostBase: UInt64
+  let gicVersion: KeelVGIC.GICVersion
+  var stage2: Stage2Tables<HeapPages>
+  let vmid: UInt8
+  var vgic: VGIC
+  var uart: PL011<VGICLine, HostConsoleSink>! = nil
+  var vcpus: [VCPU] = []
+  /// Guards vgic, uart, vCPU power states and `state`.
+  let lock = SpinLock()
+  var state: VMState = .running
+  /// vCPUs to kick once the lock is dropped (bit n = vCPU n).
+  var pendingKicks: UInt64 = 0
+  /// CNTVOFF_EL2: the guest's virtual counter starts near zero when the VM is created.
+  let counterOffset: UInt64
+  /// Faults already reported, so a hostile guest cannot flood the console.
+  var reported: [UInt64] = []
+
+  init(id: Int, layout: GuestLayout, ramHostBase: UInt64, gic: KeelVGIC.GICVersion, vcpuCount: Int, ipaBits: Int) throws(Stage2Error) {
+    self.id = id
+    self.name = "vm\(id)"
+    self.layout = layout
+    self.ramHostBase = ramHostBase
+    self.gicVersion = gic
+    self.vmid = UInt8(id + 1)
+    stage2 = try Stage2Tables(allocator: HeapPages(), ipaBits: ipaBits)
+    var affinities: [Affinity] = []
+    for i in 0..<vcpuCount { affinities.append(Affinity(aff0: UInt8(i))) }
+    vgic = VGIC(version: gic, affinities: affinities)
+    counterOffset = keel_read_cntpct_el0()
+    try stage2.map(ipa: layout.ram.base, to: PA(ramHostBase), size: layout.ram.size, .normal)
+    uart = PL011(irq: VGICLine(vm: self), out: HostConsoleSink())
+    for i in 0..<vcpuCount { vcpus.append(VCPU(index: i, vm: self)) }
+  }
+
+  /// Host address of guest RAM at `ipa`, if the whole range is RAM.
+  func hostAddress(_ ipa: UInt64, length: UInt64 = 1) -> UInt64? {
+    guard layout.ram.contains(IPA(ipa), length: length) else { return nil }
+    return ramHostBase + (ipa - layout.ram.base.rawValue)
+  }
+
+  /// Report a guest misbehaviour once per (kind, address).
+  func reportOnce(_ key: UInt64, _ message: String) {
+    lock.lock()
+    let fresh = !reported.contains(key) && reported.count < 64
+    if fresh { reported.append(key) }
+    lock.unlock()
+    if fresh { Console.log("\(name): \(message)") }
+  }
+}
+
+extension VM: PSCIMachine {
+  var vcpuCount: Int { vcpus.count }
+  func affinity(ofVCPU index: Int) -> Affinity { vcpus[index].affinity }
+  func powerState(ofVCPU index: Int) -> VCPUPowerState { vcpus[index].power }
+  func isValidEntryPoint(_ address: UInt64) -> Bool { layout.ram.contains(IPA(address), length: 4) && address % 4 == 0 }
+}
+#endif

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import KeelHost
+import Logging
+
+@main
+struct Keel: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "keel",
+    abstract: "Run guests under the Keel hypervisor on QEMU's emulated arm64 machine.",
+    subcommands: [Run.self])
+
+  /// Usage errors exit 2 (not ArgumentParser's 64), the same as invalid input found later.
+  static func main() {
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch {
+      let code = exitCode(for: error)
+      if code == .validationFailure {
+        FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+        Foundation.exit(2)
+      }
+      exit(withError: error)
+    }
+  }
+}
+
+struct Run: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Boot a guest (default: Debian's arm64 kernel with Keel's busybox initramfs).")
+
+  @Option(help: "Guest kernel: arm64 Linux Image, aarch64 ELF, or raw binary with --load-address.")
+  var kernel: String?
+  @Option(help: "Guest physical load address for a raw image (hex 0x… or decimal).")
+  var loadAddress: String?
+  @Option(help: "Initial ramdisk for the guest.")
+  var initrd: String?
+  @Option(help: "Extra guest kernel command line, after \"\(QEMUCommand.defaultGuestCommandLine)\".")
+  var append: String?
+  @Option(help: "Guest vCPUs.")
+  var cpus: Int = 1
+  @Option(help: "Guest memory in MiB.")
+  var memory: Int = RunLimits.defaultMemoryMiB
+  @Option(help: "GIC version of the machine: 2 or 3.")
+  var gic: Int = 3
+  @Option(help: "Physical CPUs of the emulated machine (default: --cpus, at most \(RunLimits.maxHostCPUs)).")
+  var hostCpus: Int?
+  @Option(help: "Kill QEMU and fail after this many seconds.")
+  var timeout: Int?
+  @Flag(help: "Instruction-counted, reproducible timing (-icount shift=0,sleep=off, fixed RTC, no DTB randomness).")
+  var deterministic = false
+  @Flag(help: "Boot the guest directly on QEMU, without Keel (for comparisons).")
+  var bare = false
+  @Option(help: "Hypervisor ELF to use instead of building KeelHypervisor.")
+  var hypervisor: String?
+  @Flag(name: .shortAndLong, help: "More log output (repeat for trace).")
+  var verbose: Int
+
+  func run() throws {
+    let level: Logger.Level = verbose >= 2 ? .trace : verbose == 1 ? .debug : .notice
+    LoggingSystem.bootstrap { label in
+      var handler = StreamLogHandler.standardError(label: label)
+      handler.logLevel = level
+      return handler
+    }
+    var logger = Logger(label: "keel")
+    logger.logLevel = level
+
+    var load: UInt64?
+    if let text = loadAddress {
+      do { load = try parseAddress(text) } catch {
+        FileHandle.standardError.write(Data("keel: \(error)\n".utf8))
+        throw ExitCode(2)
+      }
+    }
+    let options = RunOptions(
+      kernel: kernel, loadAddress: load, initrd: initrd, append: append, cpus: cpus, memoryMiB: memory,
+      gic: gic, hostCPUs: hostCpus, timeoutSeconds: timeout, deterministic: deterministic, bare: bare,
+      hypervisor: hypervisor)
+    let launcher = Launcher(
+      options: options, executablePath: CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0] : executablePath(),
+      environment: ProcessInfo.processInfo.environment, logger: logger)
+    let code = launcher.run()
+    if code != 0 { throw ExitCode(code) }
+  }
+
+  private func executablePath() -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+  }
+}

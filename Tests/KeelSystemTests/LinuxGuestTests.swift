@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+
+extension SystemTests {
+  /// Boots the default Linux guest (Debian's arm64 kernel, Keel's initramfs) under Keel.
+  @Suite struct LinuxGuestTests {
+    static let smokeConfigurations: [(gic: Int, cpus: Int)] = [(3, 1), (3, 2), (2, 1), (2, 2)]
+
+    @Test("Linux smoke boot under Keel", .timeLimit(.minutes(15)), arguments: smokeConfigurations)
+    func smoke(_ configuration: (gic: Int, cpus: Int)) throws {
+      let run = try KeelHarness.keelRun([
+        "--gic", String(configuration.gic), "--cpus", String(configuration.cpus), "--append", "keel.test=smoke",
+      ])
+      try expectSmokeSucceeded(run, cpus: configuration.cpus)
+    }
+
+    @Test("a kernel panic inside the guest is reported as a guest panic", .timeLimit(.minutes(15)))
+    func panic() throws {
+      let run = try KeelHarness.keelRun(["--append", "keel.test=panic"])
+      #expect(run.status != 0, "\(run.output)")
+      #expect(run.stdout.contains("keel-guest: init reached"), "\(run.output)")
+      #expect(run.keelLines.contains { $0.contains("guest panic") }, "\(run.stderr)")
+    }
+
+    /// The same guest directly on QEMU: proves the guest, initramfs and console plumbing.
+    @Test("the smoke guest boots on bare QEMU", .timeLimit(.minutes(15)), arguments: [1, 2])
+    func bare(_ cpus: Int) throws {
+      let run = try KeelHarness.bareRun(["--cpus", String(cpus), "--append", "keel.test=smoke"])
+      try expectSmokeSucceeded(run, cpus: cpus)
+    }
+
+    @Test("a kernel panic on bare QEMU is reported as a guest panic", .timeLimit(.minutes(15)))
+    func barePanic() throws {
+      let run = try KeelHarness.bareRun(["--append", "keel.test=panic"])
+      #expect(run.status != 0, "\(run.output)")
+      #expect(run.keelLines.contains { $0.contains("guest panic") }, "\(run.stderr)")
+    }
+  }
+}
+
+func expectSmokeSucceeded(_ run: KeelHarness.Run, cpus: Int, sourceLocation: SourceLocation = #_sourceLocation) throws {
+  #expect(run.status == 0, "exit \(run.status)\n\(run.output)", sourceLocation: sourceLocation)
+  let report = GuestReport(run)
+  #expect(report.initReached, "\(run.output)", sourceLocation: sourceLocation)
+  #expect(report.cntvct != nil, "\(run.output)", sourceLocation: sourceLocation)
+  let expectedOnline = cpus == 1 ? "0" : "0-\(cpus - 1)"
+  #expect(report.cpusOnline == expectedOnline, "\(run.output)", sourceLocation: sourceLocation)
+  let names = GuestReport.cpuNames(online: report.cpusOnline ?? "")
+  #expect(names.count == cpus, sourceLocation: sourceLocation)
+  for name in names {
+    let counts = try #require(report.timers[name], "no timer line for \(name)\n\(run.output)", sourceLocation: sourceLocation)
+    #expect(counts.1 > counts.0, "\(name) timer did not tick: \(counts)", sourceLocation: sourceLocation)
+  }
+}

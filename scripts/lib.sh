@@ -1,0 +1,42 @@
+# Shared by scripts/*.sh and bench/*.sh: put Swift on PATH and install missing Debian packages.
+# Needs root on a fresh Debian 12 machine (apt-get); does nothing when everything is present.
+
+keel_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
+  export PATH=/opt/swift/usr/bin:$PATH
+fi
+
+say() { printf 'keel: %s\n' "$*" >&2; }
+
+apt_updated=
+apt_update_once() {
+  if [ -z "$apt_updated" ]; then
+    say "updating package lists (apt-get update)…"
+    apt-get update -qq
+    apt_updated=1
+  fi
+}
+
+# QEMU for the emulated machine, and the arm64 package lists keel downloads the default guest from.
+ensure_host_packages() {
+  command -v swift >/dev/null 2>&1 || { say "swift not found (expected on PATH or in /opt/swift)"; return 1; }
+  local missing=()
+  command -v qemu-system-aarch64 >/dev/null 2>&1 || missing+=(qemu-system-arm)
+  command -v dpkg-deb >/dev/null 2>&1 || missing+=(dpkg)
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    say "enabling arm64 packages (dpkg --add-architecture arm64)…"
+    dpkg --add-architecture arm64
+    apt_updated=
+    apt_update_once
+  fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt_update_once
+    say "installing ${missing[*]}…"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+  fi
+  if ! apt-cache show linux-image-arm64:arm64 >/dev/null 2>&1; then
+    apt_updated=
+    apt_update_once
+  fi
+}
