@@ -160,6 +160,14 @@ struct HostGICDriver {
     }
   }
 
+  /// QEMU 7.2's GICv2 deactivates a hardware-linked interrupt on the guest's EOI without
+  /// re-evaluating the physical CPU interface, so a level interrupt still asserted at that moment
+  /// stays pending but unsignalled and WFI never wakes. Rewriting PMR (same value) makes it look
+  /// again. Harmless on hardware; a no-op for GICv3, whose model does not have the problem.
+  func resampleAfterGuestDeactivation() {
+    if version == .v2 { MMIO.write32(cpuInterface + 0x4, 0xFF) }
+  }
+
   // MARK: Virtualization control
 
   func enableVirtualInterface() {

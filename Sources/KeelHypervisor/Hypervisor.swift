@@ -225,6 +225,7 @@ func idle(_ cpu: PerCPU) -> Never {
         if case .stopping = vm.state { park(cpu) }
         if v.power == .onPending { start(v, on: cpu) }
       }
+      Host.gic.resampleAfterGuestDeactivation()
       keel_wfi()
       drainHostInterrupts(cpu)
     } else {
@@ -332,6 +333,7 @@ func flushInterrupts(_ v: VCPU) {
   if freed != 0 {
     for n in 0..<gic.listRegisterCount where freed >> UInt64(n) & 1 == 1 {
       var lr = gic.readListRegister(n)
+      if lr.hardware { gic.resampleAfterGuestDeactivation() }
       lr.state = .invalid
       _ = vm.vgic.listRegisterSynced(lr, vcpu: v.index)
       gic.clearListRegister(n)

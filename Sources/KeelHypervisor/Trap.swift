@@ -80,14 +80,18 @@ func handleSynchronous(_ v: VCPU, _ esr: ExceptionSyndrome) {
 
 /// WFI: sleep the host CPU until an interrupt for this vCPU could be pending.
 func waitForInterrupt(_ v: VCPU) {
-  let vm = v.vm
-  if v.listRegistersInUse & ~Host.gic.emptyListRegisters() != 0 { return }
-  vm.lock.lock()
-  let work = vm.vgic.hasDeliverable(vcpu: v.index) || v.power != .on
-  vm.lock.unlock()
-  if work { return }
+  // Bring the vGIC up to date first: an interrupt the guest just completed may have left a
+  // new one of the same number latched behind it.
+  flushInterrupts(v)
+  let gic = Host.gic!
+  for n in 0..<gic.listRegisterCount where v.listRegistersInUse >> UInt64(n) & 1 == 1 {
+    let state = gic.readListRegister(n).state
+    if state == .pending || state == .pendingActive { return }
+  }
+  if v.power != .on { return }
   // Physical interrupts stay masked at EL2, but a pending one still ends WFI; it is then
   // taken as an exit as soon as the guest resumes.
+  gic.resampleAfterGuestDeactivation()
   keel_wfi()
 }
 
