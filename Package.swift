@@ -18,6 +18,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
   ],
   targets: [
     // Functional core (portable).
@@ -35,8 +36,9 @@ let package = Package(
 
     // Host side.
     .target(name: "KeelHost", dependencies: [
-      "KeelLoader", "KeelFDT",
+      "KeelLoader",
       .product(name: "Logging", package: "swift-log"),
+      .product(name: "Crypto", package: "swift-crypto"),
     ]),
     .executableTarget(name: "keel", dependencies: [
       "KeelHost",

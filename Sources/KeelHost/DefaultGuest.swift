@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// The default guest: Debian's current arm64 kernel plus an initramfs Keel builds itself
@@ -40,7 +41,7 @@ public struct DefaultGuest {
     let helper = try readBytes(try buildHelper())
     let archive = Self.initramfsArchive(initScript: initScript, busybox: busybox, helper: helper).serialized()
     let directory = cache + "/initramfs"
-    let path = "\(directory)/\(SHA256.hex(archive).prefix(16)).cpio"
+    let path = "\(directory)/\(contentKey(archive)).cpio"
     if !FileManager.default.fileExists(atPath: path) {
       progress("building initramfs…")
       try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -163,10 +164,7 @@ public struct DefaultGuest {
   func buildHelper() throws -> String {
     let source = root + "/" + Self.helperSource
     let bytes = try readBytes(source)
-    var hasher = SHA256()
-    hasher.update(bytes)
-    hasher.update(Self.compileFlags.joined(separator: " "))
-    let directory = "\(cache)/helper/\(hasher.hexDigest().prefix(16))"
+    let directory = "\(cache)/helper/\(contentKey(bytes + Array(Self.compileFlags.joined(separator: " ").utf8)))"
     let binary = directory + "/keel-cntvct"
     if FileManager.default.fileExists(atPath: binary) { return binary }
     progress("building guest helper keel-cntvct…")
@@ -177,6 +175,11 @@ public struct DefaultGuest {
     try FileManager.default.moveItem(atPath: binary + ".tmp", toPath: binary)
     return binary
   }
+}
+
+/// Cache key for built artefacts: the first 16 hex digits of the content's SHA-256.
+func contentKey(_ bytes: [UInt8]) -> String {
+  SHA256.hash(data: bytes).prefix(8).map { String(format: "%02x", $0) }.joined()
 }
 
 func readBytes(_ path: String) throws -> [UInt8] {

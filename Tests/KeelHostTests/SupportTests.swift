@@ -1,22 +1,11 @@
 import Testing
 @testable import KeelHost
 
-@Suite struct SHA256Tests {
-  // FIPS 180-4 example vectors (NIST CSRC "Examples with intermediate values").
-  @Test(arguments: [
-    ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
-    ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-    ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
-  ])
-  func vectors(_ input: String, _ digest: String) {
-    #expect(SHA256.hex(Array(input.utf8)) == digest)
-  }
-
-  @Test func incrementalEqualsOneShot() {
-    let data = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
-    var hasher = SHA256()
-    hasher.update(data[..<333]); hasher.update(data[333...])
-    #expect(hasher.hexDigest() == SHA256.hex(data))
+@Suite struct ContentKeyTests {
+  @Test func keyIsTheSHA256Prefix() {
+    // SHA-256("abc") = ba7816bf8f01cfea… (FIPS 180-4 example).
+    #expect(contentKey(Array("abc".utf8)) == "ba7816bf8f01cfea")
+    #expect(contentKey([1, 2, 3]) != contentKey([1, 2, 4]))
   }
 }
 
