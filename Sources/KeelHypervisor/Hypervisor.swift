@@ -210,6 +210,7 @@ func createVM(_ machine: MachineDescription) -> VM {
   boot0.power = .onPending
   let format = plan.format == .linuxImage ? "Linux Image" : (plan.format == .elf ? "ELF" : "raw binary")
   Console.log("vm0: \(vcpus) vCPUs, \(options.memoryMiB) MiB at host \(hex(hostBase)), \(format) entry \(hex(plan.entry)), DTB \(hex(boot.dtbAddress))" + (initrd != nil ? ", initrd \(initrd!.region.size) bytes" : ""))
+  Console.log("vm0: counter offset \(vm.counterOffset) (CNTVOFF; guest counter = host counter - offset)")
   Console.log("vm0: guest console follows")
   return vm
 }

@@ -12,6 +12,7 @@ import KeelVM
 func keelTrap(_ kind: UInt64) {
   let cpu = PerCPU.current()
   guard let v = cpu.vcpu else { hypervisorPanic("trap kind \(kind) with no vCPU loaded on CPU \(cpu.slot)") }
+  if !v.vm.reachedUserspace && ProcessorState.exceptionLevel(v.pstate) == 0 { v.vm.noteUserspace() }
   switch kind {
   case 0:
     handleSynchronous(v, ExceptionSyndrome(rawValue: keel_read_esr_el2()))
@@ -43,7 +44,6 @@ func leaveTrap(_ cpu: PerCPU, _ v: VCPU) {
 func handleSynchronous(_ v: VCPU, _ esr: ExceptionSyndrome) {
   switch esr.exceptionClass {
   case .dataAbortLowerEL:
-    v.exits.dataAbort += 1
     handleDataAbort(v, esr)
   case .hvc64:
     v.exits.hvc += 1
@@ -152,10 +152,8 @@ func stopVM(_ vm: VM, reason: String, by v: VCPU) -> Never {
     if all { break }
     keel_wfe()
   }
-  var total = ExitCounters()
-  for c in vm.vcpus { total.add(c.exits) }
   Console.log("\(vm.name): stopped: \(reason)")
-  Console.log("\(vm.name): exits \(total.summary)")
+  Console.log("\(vm.name): exits \(vm.exitTotals.summary)")
   Console.log("all VMs stopped; powering off")
   Host.firmware.systemOff()
 }
@@ -168,6 +166,11 @@ func handleDataAbort(_ v: VCPU, _ esr: ExceptionSyndrome) {
   let ipa = IPA(hpfar: keel_read_hpfar_el2(), far: far)
   let vm = v.vm
   let target = vm.layout.route(ipa, gic: vm.gicVersion == .v3 ? .v3 : .v2, vcpus: vm.vcpus.count)
+  switch target {
+  case .distributor, .redistributor: v.exits.gicAccess += 1
+  case .uart: v.exits.uartAccess += 1
+  case .none: v.exits.faults += 1
+  }
   guard target != .none, let access = MMIOAccess(iss, address: ipa) else {
     let why = target == .none ? "access to \(hex(ipa.rawValue)), where the VM has nothing"
                               : "access to \(hex(ipa.rawValue)) the hypervisor cannot emulate (no instruction syndrome)"

@@ -59,6 +59,8 @@ final class VM {
   let counterOffset: UInt64
   /// Faults already reported, so a hostile guest cannot flood the console.
   var reported: [UInt64] = []
+  /// Set at the first exit taken from EL0: the boot has reached user space (init).
+  var reachedUserspace = false
 
   init(id: Int, layout: GuestLayout, ramHostBase: UInt64, gic: KeelVGIC.GICVersion, vcpuCount: Int, ipaBits: Int) throws(Stage2Error) {
     self.id = id
@@ -81,6 +83,22 @@ final class VM {
   func hostAddress(_ ipa: UInt64, length: UInt64 = 1) -> UInt64? {
     guard layout.ram.contains(IPA(ipa), length: length) else { return nil }
     return ramHostBase + (ipa - layout.ram.base.rawValue)
+  }
+
+  var exitTotals: ExitCounters {
+    var total = ExitCounters()
+    for v in vcpus { total.add(v.exits) }
+    return total
+  }
+
+  /// The exit census of the boot, printed once when the guest first runs user code
+  /// (comparable with Xen's exits-to-init figure in linux-guest-and-measurement.md).
+  func noteUserspace() {
+    lock.lock()
+    let first = !reachedUserspace
+    reachedUserspace = true
+    lock.unlock()
+    if first { Console.log("\(name): first exit from user space after exits \(exitTotals.summary)") }
   }
 
   /// Report a guest misbehaviour once per (kind, address).
