@@ -7,7 +7,7 @@ import PackageDescription
 
 /// Portable modules: no Foundation, typed throws, no existentials of value protocols.
 /// They compile into the EL2 image and into host test targets.
-let portable: [Target.Dependency] = ["KeelArch", "KeelFDT", "KeelDevices", "KeelLoader", "KeelVGIC", "KeelPSCI", "KeelVM"]
+let portable: [Target.Dependency] = ["KeelArch", "KeelFDT", "KeelDevices", "KeelLoader", "KeelVGIC", "KeelPSCI", "KeelVM", "KeelBackdoor", "KeelTime"]
 
 let package = Package(
   name: "Keel",
@@ -28,6 +28,8 @@ let package = Package(
     .target(name: "KeelLoader"),
     .target(name: "KeelVGIC", dependencies: ["KeelArch"]),
     .target(name: "KeelPSCI", dependencies: ["KeelArch"]),
+    .target(name: "KeelBackdoor"),
+    .target(name: "KeelTime"),
     .target(name: "KeelVM", dependencies: ["KeelArch", "KeelFDT", "KeelDevices", "KeelLoader", "KeelVGIC", "KeelPSCI"]),
 
     // Thin hardware shell (EL2 only; preprocesses to nothing on the host).
@@ -54,6 +56,8 @@ let package = Package(
     .testTarget(name: "KeelVGICTests", dependencies: ["KeelVGIC"]),
     .testTarget(name: "KeelPSCITests", dependencies: ["KeelPSCI"]),
     .testTarget(name: "KeelVMTests", dependencies: ["KeelVM"]),
+    .testTarget(name: "KeelBackdoorTests", dependencies: ["KeelBackdoor"]),
+    .testTarget(name: "KeelTimeTests", dependencies: ["KeelTime"]),
     .testTarget(name: "KeelHostTests", dependencies: ["KeelHost"]),
     .testTarget(name: "KeelSystemTests", dependencies: ["KeelHost"]),
   ]

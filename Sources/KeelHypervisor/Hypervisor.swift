@@ -343,6 +343,9 @@ func flushInterrupts(_ v: VCPU) {
   }
   var more = false
   if vm.vgic.needsFlush(vcpu: v.index) {
+    for n in 0..<gic.listRegisterCount where v.listRegistersInUse >> UInt64(n) & 1 == 1 {
+      if let merged = vm.vgic.mergeResident(gic.readListRegister(n), vcpu: v.index) { gic.writeListRegister(n, merged) }
+    }
     for n in 0..<gic.listRegisterCount where v.listRegistersInUse >> UInt64(n) & 1 == 0 {
       guard let lr = vm.vgic.takeNext(vcpu: v.index) else { break }
       gic.writeListRegister(n, lr)

@@ -89,7 +89,8 @@ public struct VGIC {
     var effects = VGICEffects()
     if intid < 32 {
       body(&privateIRQs[vcpu * 32 + intid])
-      if deliverable(privateIRQs[vcpu * 32 + intid]) { dirty[vcpu] = true; effects.kick |= 1 << UInt64(vcpu) }
+      let s = privateIRQs[vcpu * 32 + intid]
+      if deliverable(s) || needsMerge(s) { dirty[vcpu] = true; effects.kick |= 1 << UInt64(vcpu) }
     } else {
       body(&spis[intid - 32])
       let s = spis[intid - 32]
@@ -97,6 +98,9 @@ public struct VGIC {
         let t = target(ofSPI: s)
         dirty[t] = true
         effects.kick |= 1 << UInt64(t)
+      } else if needsMerge(s) {
+        dirty[s.owner] = true
+        effects.kick |= 1 << UInt64(s.owner)
       }
     }
     return effects
@@ -106,6 +110,28 @@ public struct VGIC {
 
   func deliverable(_ s: InterruptState) -> Bool {
     s.pending && s.enabled && !s.inListRegister && groupEnabled(s)
+  }
+
+  /// An edge interrupt raised again while its previous instance still sits in a list register:
+  /// the list register must become pending (and active) rather than wait for the guest's EOI.
+  func needsMerge(_ s: InterruptState) -> Bool {
+    s.pendingLatch && s.inListRegister && s.enabled && !s.hardware && s.sgiSources == 0
+  }
+
+  /// Fold a new edge of a resident interrupt into its list register (KVM does the same).
+  /// Returns the list register to write back, or nil when nothing changes.
+  public mutating func mergeResident(_ lr: ListRegister, vcpu: Int) -> ListRegister? {
+    let i = Int(lr.virtualID)
+    guard isValid(i), lr.state != .invalid, !lr.hardware else { return nil }
+    guard needsMerge(state(i, vcpu)) else { return nil }
+    var updated = lr
+    switch lr.state {
+    case .active: updated.state = .pendingActive
+    case .pending, .pendingActive: break    // already pending: edges coalesce, as in hardware
+    case .invalid: return nil
+    }
+    _ = update(i, vcpu) { $0.pendingLatch = false }
+    return updated
   }
 
   /// The vCPU an SPI is delivered to: GICv3 IROUTER affinity, GICv2 lowest ITARGETSR bit.
@@ -207,6 +233,9 @@ public struct VGIC {
         lr.sourceCPU = UInt8(src & 7)
         s.sgiSources &= ~(1 << UInt8(src & 7))
         s.pendingLatch = s.sgiSources != 0
+        // Other senders are still waiting, and the list register can hold only one of them.
+        // Ask for an exit at EOI so the next one goes in then, not at some unrelated exit.
+        lr.eoiMaintenance = s.pendingLatch
       } else {
         s.pendingLatch = false
         // A level line still high after the guest's EOI must be offered again.

@@ -15,24 +15,32 @@ enum Reg {
   static let redistributorStride: UInt64 = 0x2_0000
 }
 
-/// A guest's view of the vGIC's MMIO, from one vCPU.
-struct Guest {
+/// A guest's view of the vGIC's MMIO, from one vCPU. A class so that accesses can sit inside `#expect`.
+final class Guest {
   var gic: VGIC
   var vcpu = 0
+  init(gic: VGIC) { self.gic = gic }
 
-  mutating func read(_ offset: UInt64, _ size: AccessSize = .word) -> UInt64 {
+  // Forwarders, so that mutating vGIC calls can sit inside `#expect`.
+  func take(_ vcpu: Int) -> ListRegister? { gic.takeNext(vcpu: vcpu) }
+  func setLevel(intid: UInt32, _ level: Bool) -> VGICEffects { gic.setLevel(intid: intid, level) }
+  func injectHardware(intid: UInt32, vcpu: Int) -> VGICEffects { gic.injectHardware(intid: intid, vcpu: vcpu) }
+  func sendSGI(from source: Int, value: UInt64) -> VGICEffects { gic.sendSGI(from: source, value: value) }
+  func synced(_ lr: ListRegister, vcpu: Int) -> Bool { gic.listRegisterSynced(lr, vcpu: vcpu) }
+
+  func read(_ offset: UInt64, _ size: AccessSize = .word) -> UInt64 {
     gic.distributorRead(offset: offset, size: size, vcpu: vcpu)
   }
   @discardableResult
-  mutating func write(_ offset: UInt64, _ value: UInt64, _ size: AccessSize = .word) -> VGICEffects {
+  func write(_ offset: UInt64, _ value: UInt64, _ size: AccessSize = .word) -> VGICEffects {
     gic.distributorWrite(offset: offset, size: size, value: value, vcpu: vcpu)
   }
   /// `offset` inside vCPU `frame`'s redistributor.
-  mutating func readR(_ frame: Int, _ offset: UInt64, _ size: AccessSize = .word) -> UInt64 {
+  func readR(_ frame: Int, _ offset: UInt64, _ size: AccessSize = .word) -> UInt64 {
     gic.redistributorRead(offset: UInt64(frame) * Reg.redistributorStride + offset, size: size, vcpu: vcpu)
   }
   @discardableResult
-  mutating func writeR(_ frame: Int, _ offset: UInt64, _ value: UInt64, _ size: AccessSize = .word) -> VGICEffects {
+  func writeR(_ frame: Int, _ offset: UInt64, _ value: UInt64, _ size: AccessSize = .word) -> VGICEffects {
     gic.redistributorWrite(offset: UInt64(frame) * Reg.redistributorStride + offset, size: size, value: value, vcpu: vcpu)
   }
 
@@ -43,7 +51,7 @@ struct Guest {
 
   /// What Linux's GICv3 driver does at boot (gic_dist_init + gic_cpu_init for every CPU), minus the
   /// parts that are system registers.
-  mutating func linuxV3Init() {
+  func linuxV3Init() {
     write(Reg.ctlr, 0)
     let lines = gic.interruptLines
     for i in stride(from: 32, to: lines, by: 32) { write(Reg.igroupr + UInt64(i / 8), 0xFFFF_FFFF) }
@@ -69,7 +77,7 @@ struct Guest {
   }
 
   /// What Linux's GICv2 driver does at boot (gic_dist_init, gic_cpu_init on each CPU).
-  mutating func linuxV2Init() {
+  func linuxV2Init() {
     write(Reg.ctlr, 0)
     let lines = gic.interruptLines
     var mask = read(Reg.itargetsr) & 0xFF
@@ -94,7 +102,7 @@ struct Guest {
   }
 
   /// Enable one interrupt the way Linux's irq_enable does it, from the current vCPU.
-  mutating func enable(_ intid: Int, v3 frame: Int? = nil) {
+  func enable(_ intid: Int, v3 frame: Int? = nil) {
     if let frame, intid < 32 {
       writeR(frame, Reg.sgiBase + Reg.isenabler, 1 << UInt64(intid))
     } else {
@@ -104,7 +112,7 @@ struct Guest {
   }
 
   /// Everything deliverable to `vcpu`, in the order the vGIC hands it out, marking each as resident.
-  mutating func drain(_ vcpu: Int) -> [ListRegister] {
+  func drain(_ vcpu: Int) -> [ListRegister] {
     var out: [ListRegister] = []
     while let lr = gic.takeNext(vcpu: vcpu) { out.append(lr) }
     return out
@@ -112,7 +120,7 @@ struct Guest {
 
   /// The guest acknowledged and EOI'd `lr`: it comes back from hardware invalid.
   @discardableResult
-  mutating func complete(_ lr: ListRegister, on vcpu: Int) -> Bool {
+  func complete(_ lr: ListRegister, on vcpu: Int) -> Bool {
     var done = lr
     done.state = .invalid
     return gic.listRegisterSynced(done, vcpu: vcpu)

@@ -4,7 +4,7 @@ import KeelVGIC
 
 @Suite struct DistributorV3Tests {
   @Test func identification() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs(), spiCount: 224))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs(), spiCount: 224))
     let typer = g.read(Reg.typer)
     // Linux: GIC_LINE_NR = min(32 * (ITLinesNumber + 1), 1020).
     #expect(32 * ((typer & 0x1F) + 1) == 256)
@@ -17,7 +17,7 @@ import KeelVGIC
   }
 
   @Test func ctlrKeepsAffinityRoutingAndSingleSecurityState() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     g.write(Reg.ctlr, 0)
     var ctlr = g.read(Reg.ctlr)
     #expect(ctlr >> 4 & 1 == 1)                    // ARE
@@ -30,7 +30,7 @@ import KeelVGIC
   }
 
   @Test func linuxBootSequenceReadsBack() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs(), spiCount: 64))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs(), spiCount: 64))
     g.linuxV3Init()
     #expect(g.read(Reg.igroupr + 4) == 0xFFFF_FFFF)
     #expect(g.read(Reg.icfgr + 8) == 0)
@@ -48,7 +48,7 @@ import KeelVGIC
 
   @Test func privateInterruptsAreNotInTheDistributor() {
     // With ARE set, GICD_ISENABLER0 and friends are RAZ/WI: the redistributor owns INTIDs 0-31.
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     g.write(Reg.isenabler, 0xFFFF_FFFF)
     g.write(Reg.igroupr, 0xFFFF_FFFF)
     #expect(g.read(Reg.isenabler) == 0)
@@ -60,7 +60,7 @@ import KeelVGIC
   }
 
   @Test func enableSetClear() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     g.write(Reg.isenabler + 4, 1 << 1 | 1 << 5)        // INTIDs 33, 37
     #expect(g.read(Reg.isenabler + 4) == 1 << 1 | 1 << 5)
     #expect(g.read(Reg.icenabler + 4) == 1 << 1 | 1 << 5)
@@ -71,7 +71,7 @@ import KeelVGIC
   }
 
   @Test func pendingSetClearAndReadBack() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     let b = Guest.bit(Reg.ispendr, 40)
     g.write(b.offset, b.value)
     #expect(g.read(b.offset) == b.value)
@@ -81,7 +81,7 @@ import KeelVGIC
   }
 
   @Test func priorityByteAccess() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     g.write(Reg.ipriorityr + 32, 0x4030_2010)
     g.write(Reg.ipriorityr + 34, 0xEE, .byte)           // INTID 34 alone
     #expect(g.read(Reg.ipriorityr + 32) == 0x40EE_2010)
@@ -91,7 +91,7 @@ import KeelVGIC
 
   @Test func configurationReadsBackForLinuxTypeCheck() {
     // gic_configure_irq writes Int_config[1] and fails with -EINVAL unless the value reads back.
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     let off = Reg.icfgr + UInt64(44 / 16) * 4
     let edge44: UInt64 = 2 << UInt64(2 * (44 % 16))
     g.write(off, edge44)
@@ -101,7 +101,7 @@ import KeelVGIC
   }
 
   @Test func irouterAccesses() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     let reg = Reg.irouter + 50 * 8
     // Aff3 [39:32], IRM [31], Aff2 [23:16], Aff1 [15:8], Aff0 [7:0]; everything else is RES0.
     g.write(reg, 0xFFFF_FF12_FFFF_FFFF, .doubleword)
@@ -118,12 +118,12 @@ import KeelVGIC
   }
 
   @Test func spiFollowsIRouter() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     g.linuxV3Init()
     g.enable(48)
     // Route SPI 48 to vCPU 3 (Aff1 = 1, Aff0 = 1).
     g.write(Reg.irouter + 48 * 8, 1 << 8 | 1, .doubleword)
-    let e = g.gic.setLevel(intid: 48, true)
+    let e = g.setLevel(intid: 48, true)
     #expect(e.kick == 1 << 3)
     #expect(g.gic.hasDeliverable(vcpu: 3))
     #expect(!g.gic.hasDeliverable(vcpu: 0))
@@ -132,20 +132,20 @@ import KeelVGIC
   }
 
   @Test func oneOfNRoutingAndUnknownAffinityGoToVCPU0() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     g.linuxV3Init()
     g.enable(49); g.enable(50)
     g.write(Reg.irouter + 49 * 8, 1 << 31 | 1, .doubleword)   // IRM
     g.write(Reg.irouter + 50 * 8, 0x7F, .doubleword)           // nobody
-    #expect(g.gic.setLevel(intid: 49, true).kick == 1)
-    #expect(g.gic.setLevel(intid: 50, true).kick == 1)
+    #expect(g.setLevel(intid: 49, true).kick == 1)
+    #expect(g.setLevel(intid: 50, true).kick == 1)
     #expect(g.drain(0).map(\.virtualID).sorted() == [49, 50])
   }
 
   @Test func rerouteKicksTheNewTarget() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     g.linuxV3Init()
-    _ = g.gic.setLevel(intid: 40, true)                         // pending but disabled
+    _ = g.setLevel(intid: 40, true)                         // pending but disabled
     g.enable(40)
     let e = g.write(Reg.irouter + 40 * 8, 1, .doubleword)       // to vCPU 1
     #expect(e.kick == 1 << 1)
@@ -155,7 +155,7 @@ import KeelVGIC
 
 @Suite struct RedistributorTests {
   @Test func typerLastBitAndAffinity() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     #expect(g.gic.redistributorRegionSize == 4 * Reg.redistributorStride)
     for (cpu, a) in fourCPUs().enumerated() {
       let typer = g.readR(cpu, Reg.gicrTyper, .doubleword)
@@ -174,12 +174,12 @@ import KeelVGIC
   }
 
   @Test func singleCPUIsLast() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: [Affinity(aff0: 0)]))
+    let g = Guest(gic: VGIC(version: .v3, affinities: [Affinity(aff0: 0)]))
     #expect(g.readR(0, Reg.gicrTyper) >> 4 & 1 == 1)
   }
 
   @Test func wakerHandshake() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     // Reset: ProcessorSleep and ChildrenAsleep set.
     #expect(g.readR(1, Reg.gicrWaker) & 0b110 == 0b110)
     let v = g.readR(1, Reg.gicrWaker)
@@ -192,7 +192,7 @@ import KeelVGIC
   }
 
   @Test func privateConfiguration() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     // SGIs are edge and fixed.
     #expect(g.readR(0, Reg.sgiBase + Reg.icfgr) == 0xAAAA_AAAA)
     g.writeR(0, Reg.sgiBase + Reg.icfgr, 0)
@@ -205,7 +205,7 @@ import KeelVGIC
   }
 
   @Test func framesAreBankedByOwnerNotAccessor() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     g.vcpu = 0
     g.writeR(2, Reg.sgiBase + Reg.isenabler, 1 << 27)
     g.writeR(2, Reg.sgiBase + Reg.ipriorityr + 27, 0x30, .byte)
@@ -224,9 +224,9 @@ import KeelVGIC
   }
 
   @Test func targetListWithinACluster() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     g.linuxV3Init()
-    let e = g.gic.sendSGI(from: 0, value: sgi1r(intid: 3, targets: 0b11, aff1: 1))
+    let e = g.sendSGI(from: 0, value: sgi1r(intid: 3, targets: 0b11, aff1: 1))
     #expect(e.kick == 1 << 2 | 1 << 3)
     #expect(g.drain(2).map(\.virtualID) == [3])
     #expect(g.drain(3).map(\.virtualID) == [3])
@@ -234,18 +234,18 @@ import KeelVGIC
   }
 
   @Test func toSelf() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     g.linuxV3Init()
-    #expect(g.gic.sendSGI(from: 1, value: sgi1r(intid: 0, targets: 0b10)).kick == 1 << 1)
+    #expect(g.sendSGI(from: 1, value: sgi1r(intid: 0, targets: 0b10)).kick == 1 << 1)
     let lr = g.drain(1)
     #expect(lr.count == 1)
     #expect(lr.first?.group1 == true && lr.first?.priority == 0xA0 && lr.first?.eoiMaintenance == false)
   }
 
   @Test func broadcastExcludesSender() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     g.linuxV3Init()
-    let e = g.gic.sendSGI(from: 2, value: sgi1r(intid: 5, targets: 0, irm: true))
+    let e = g.sendSGI(from: 2, value: sgi1r(intid: 5, targets: 0, irm: true))
     #expect(e.kick == 0b1011)
     #expect(g.drain(2).isEmpty)
   }
@@ -253,25 +253,25 @@ import KeelVGIC
   @Test func rangeSelector() {
     // Aff0 = 17 is TargetList bit 1 with RS = 1.
     let cpus = [Affinity(aff0: 0), Affinity(aff0: 1), Affinity(aff0: 17)]
-    var g = Guest(gic: VGIC(version: .v3, affinities: cpus))
+    let g = Guest(gic: VGIC(version: .v3, affinities: cpus))
     g.linuxV3Init()
-    #expect(g.gic.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 0b10, rs: 1)).kick == 1 << 2)
-    #expect(g.gic.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 0b10, rs: 0)).kick == 1 << 1)
+    #expect(g.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 0b10, rs: 1)).kick == 1 << 2)
+    #expect(g.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 0b10, rs: 0)).kick == 1 << 1)
   }
 
   @Test func higherAffinityLevelsMustMatch() {
     let cpus = [Affinity(aff0: 0), Affinity(aff2: 1, aff0: 0), Affinity(aff3: 1, aff0: 0)]
-    var g = Guest(gic: VGIC(version: .v3, affinities: cpus))
+    let g = Guest(gic: VGIC(version: .v3, affinities: cpus))
     g.linuxV3Init()
-    #expect(g.gic.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 1, aff2: 1)).kick == 1 << 1)
-    #expect(g.gic.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 1, aff3: 1)).kick == 1 << 2)
-    #expect(g.gic.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 1, aff1: 1)).kick == 0)
+    #expect(g.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 1, aff2: 1)).kick == 1 << 1)
+    #expect(g.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 1, aff3: 1)).kick == 1 << 2)
+    #expect(g.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 1, aff1: 1)).kick == 0)
   }
 
   @Test func disabledSGIStaysPendingUntilEnabled() {
-    var g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
+    let g = Guest(gic: VGIC(version: .v3, affinities: fourCPUs()))
     // No init: SGIs start disabled on GICv3.
-    #expect(g.gic.sendSGI(from: 0, value: sgi1r(intid: 4, targets: 0b10)).kick == 0)
+    #expect(g.sendSGI(from: 0, value: sgi1r(intid: 4, targets: 0b10)).kick == 0)
     #expect(!g.gic.hasDeliverable(vcpu: 1))
     #expect(g.readR(1, Reg.sgiBase + Reg.ispendr) == 1 << 4)
     g.writeR(1, Reg.sgiBase + Reg.igroupr, 1 << 4)

@@ -1,0 +1,182 @@
+/// One VM as the `keel` CLI describes it to the hypervisor (the configuration module of
+/// docs/protocols.md). Text in, values out; no Foundation, so the image parses it too.
+public struct VMDefinition: Equatable, Sendable {
+  public enum TimeMode: Equatable, Sendable { case passthrough, trapped }
+
+  public var name: [UInt8]
+  public var cpus = 1
+  public var memoryMiB: UInt64 = 256
+  public var kernelModule: UInt64? = nil
+  public var initrdModule: UInt64? = nil
+  public var loadAddress: UInt64? = nil
+  public var timeMode = TimeMode.passthrough
+  public var timeFrequency: UInt64? = nil
+  public var hypervisorNode: [UInt8]? = nil
+  public var guestInfo: [(key: [UInt8], value: [UInt8])] = []
+
+  public init(name: [UInt8]) { self.name = name }
+
+  public static func == (a: VMDefinition, b: VMDefinition) -> Bool {
+    a.name == b.name && a.cpus == b.cpus && a.memoryMiB == b.memoryMiB && a.kernelModule == b.kernelModule
+      && a.initrdModule == b.initrdModule && a.loadAddress == b.loadAddress && a.timeMode == b.timeMode
+      && a.timeFrequency == b.timeFrequency && a.hypervisorNode == b.hypervisorNode
+      && a.guestInfo.count == b.guestInfo.count
+      && zip(a.guestInfo, b.guestInfo).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+  }
+}
+
+public struct ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+  public let line: Int
+  public let message: String
+  public var description: String { "configuration line \(line): \(message)" }
+}
+
+public enum HypervisorConfiguration {
+  public static let maxSize = 64 * 1024
+
+  /// Parses the text up to the first NUL (or the end).
+  public static func parse(_ text: UnsafeRawBufferPointer) throws(ConfigurationError) -> [VMDefinition] {
+    var vms: [VMDefinition] = []
+    var current: VMDefinition? = nil
+    var lineNumber = 0
+    var line: [UInt8] = []
+    var index = 0
+    let count = min(text.count, maxSize)
+    while index <= count {
+      let byte: UInt8 = index < count ? text[index] : 10
+      index += 1
+      if byte == 0 { index = count + 1 }
+      if byte != 10 && byte != 0 { line.append(byte); continue }
+      lineNumber += 1
+      defer { line.removeAll(keepingCapacity: true) }
+      let words = splitFirst(trim(line))
+      if words.key.isEmpty || words.key[0] == UInt8(ascii: "#") { continue }
+      let key = words.key, value = words.rest
+      if key == Array("vm".utf8) {
+        guard current == nil else { throw ConfigurationError(line: lineNumber, message: "vm block inside a vm block (missing end)") }
+        guard !value.isEmpty, value.count <= 32 else { throw ConfigurationError(line: lineNumber, message: "vm needs a name of 1 to 32 characters") }
+        current = VMDefinition(name: value)
+        continue
+      }
+      guard var vm = current else { throw ConfigurationError(line: lineNumber, message: "setting outside a vm block") }
+      switch String(decoding: key, as: UTF8.self) {
+      case "end":
+        guard vm.kernelModule != nil else { throw ConfigurationError(line: lineNumber, message: "vm has no kernel") }
+        vms.append(vm)
+        current = nil
+        continue
+      case "cpus":
+        guard let n = number(value), n >= 1, n <= 8 else { throw ConfigurationError(line: lineNumber, message: "cpus must be 1 to 8") }
+        vm.cpus = Int(n)
+      case "memory":
+        guard let n = number(value), n >= 16, n <= 1 << 20 else { throw ConfigurationError(line: lineNumber, message: "memory must be 16 MiB or more") }
+        vm.memoryMiB = n
+      case "kernel": vm.kernelModule = try address(value, lineNumber)
+      case "initrd": vm.initrdModule = try address(value, lineNumber)
+      case "load": vm.loadAddress = try address(value, lineNumber)
+      case "time.mode":
+        switch String(decoding: value, as: UTF8.self) {
+        case "passthrough": vm.timeMode = .passthrough
+        case "trapped": vm.timeMode = .trapped
+        default: throw ConfigurationError(line: lineNumber, message: "time.mode must be passthrough or trapped")
+        }
+      case "time.frequency":
+        guard let n = number(value), n >= 1_000_000, n <= 1_000_000_000 else {
+          throw ConfigurationError(line: lineNumber, message: "time.frequency must be 1 MHz to 1 GHz")
+        }
+        vm.timeFrequency = n
+      case "hypervisor-node": vm.hypervisorNode = value
+      case "guestinfo":
+        let kv = splitFirst(value[...])
+        guard !kv.key.isEmpty else { throw ConfigurationError(line: lineNumber, message: "guestinfo needs a key") }
+        vm.guestInfo.append((key: kv.key, value: unescape(kv.rest)))
+      default:
+        throw ConfigurationError(line: lineNumber, message: "unknown setting \(String(decoding: key, as: UTF8.self))")
+      }
+      current = vm
+    }
+    if current != nil { throw ConfigurationError(line: lineNumber, message: "vm block not closed with end") }
+    return vms
+  }
+
+  static func trim(_ s: [UInt8]) -> ArraySlice<UInt8> {
+    var a = s.startIndex, b = s.endIndex
+    while a < b && (s[a] == 32 || s[a] == 9 || s[a] == 13) { a += 1 }
+    while b > a && (s[b - 1] == 32 || s[b - 1] == 9 || s[b - 1] == 13) { b -= 1 }
+    return s[a..<b]
+  }
+
+  static func splitFirst(_ s: ArraySlice<UInt8>) -> (key: [UInt8], rest: [UInt8]) {
+    guard let space = s.firstIndex(where: { $0 == 32 || $0 == 9 }) else { return (Array(s), []) }
+    var rest = s[space...]
+    while let f = rest.first, f == 32 || f == 9 { rest = rest.dropFirst() }
+    return (Array(s[..<space]), Array(rest))
+  }
+
+  static func address(_ v: [UInt8], _ line: Int) throws(ConfigurationError) -> UInt64 {
+    guard let n = number(v) else { throw ConfigurationError(line: line, message: "not an address") }
+    return n
+  }
+
+  /// Decimal or 0x-prefixed hexadecimal.
+  public static func number(_ v: [UInt8]) -> UInt64? {
+    var digits = v[...]
+    var radix: UInt64 = 10
+    if digits.count > 2 && digits[digits.startIndex] == UInt8(ascii: "0") && (digits[digits.startIndex + 1] | 0x20) == UInt8(ascii: "x") {
+      radix = 16
+      digits = digits.dropFirst(2)
+    }
+    guard !digits.isEmpty else { return nil }
+    var n: UInt64 = 0
+    for c in digits {
+      let d: UInt64
+      switch c {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt64(c - UInt8(ascii: "0"))
+      case UInt8(ascii: "a")...UInt8(ascii: "f") where radix == 16: d = UInt64(c - UInt8(ascii: "a") + 10)
+      case UInt8(ascii: "A")...UInt8(ascii: "F") where radix == 16: d = UInt64(c - UInt8(ascii: "A") + 10)
+      default: return nil
+      }
+      let (m, o1) = n.multipliedReportingOverflow(by: radix)
+      let (s, o2) = m.addingReportingOverflow(d)
+      if o1 || o2 { return nil }
+      n = s
+    }
+    return n
+  }
+
+  /// `\\`, `\n`, `\t` and `\s` (space) escapes of the configuration and management protocols.
+  public static func unescape(_ v: [UInt8]) -> [UInt8] {
+    var out: [UInt8] = []
+    var escaped = false
+    for c in v {
+      if escaped {
+        switch c {
+        case UInt8(ascii: "n"): out.append(10)
+        case UInt8(ascii: "t"): out.append(9)
+        case UInt8(ascii: "s"): out.append(32)
+        default: out.append(c)
+        }
+        escaped = false
+      } else if c == UInt8(ascii: "\\") {
+        escaped = true
+      } else {
+        out.append(c)
+      }
+    }
+    return out
+  }
+
+  public static func escape(_ v: [UInt8]) -> [UInt8] {
+    var out: [UInt8] = []
+    for (i, c) in v.enumerated() {
+      switch c {
+      case UInt8(ascii: "\\"): out += [92, 92]
+      case 10: out += [92, UInt8(ascii: "n")]
+      case 9: out += [92, UInt8(ascii: "t")]
+      case 32 where i == 0 || i == v.count - 1: out += [92, UInt8(ascii: "s")]
+      default: out.append(c)
+      }
+    }
+    return out
+  }
+}
