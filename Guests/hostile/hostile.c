@@ -371,6 +371,39 @@ static uint64_t dtb_memory_size(uint64_t dtb) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Virtualization detector (Guests/detect/README.md), EL1 flavour: reading ACTLR_EL1 is native
+// on bare hardware, and traps to EL2 under a hypervisor that sets HCR_EL2.TACR (Keel does).
+// The trap runs hypervisor code between LDXR and STXR, which clears the exclusive monitor.
+
+#define DETECT_TRIALS 16
+
+static volatile uint64_t detect_word __attribute__((aligned(64)));
+
+static int detect_store_exclusive_failed(void) {
+  register uint64_t value __asm__("x1");
+  register uint64_t status __asm__("x2");
+  __asm__ volatile(
+      "ldxr x1, [%[word]]\n\t"
+      "mrs x3, actlr_el1\n\t"
+      "stxr w2, x1, [%[word]]"
+      : "=&r"(value), "=&r"(status)
+      : [word] "r"(&detect_word)
+      : "x3", "memory");
+  (void)value;
+  return (status & 1) != 0;
+}
+
+static void probe_detector(void) {
+  uint64_t failures = 0;
+  for (int i = 0; i < DETECT_TRIALS; i++) failures += (uint64_t)detect_store_exclusive_failed();
+  puts_raw(failures * 2 > DETECT_TRIALS ? "hostile: detector says hypervisor present (" : "hostile: detector says hypervisor absent (");
+  putdec(failures);
+  puts_raw("/");
+  putdec(DETECT_TRIALS);
+  puts_raw(")\n");
+}
+
+// ---------------------------------------------------------------------------------------
 
 void hostile_main(uint64_t dtb) {
   puts_raw("\nhostile: starting at EL");
@@ -427,6 +460,9 @@ void hostile_main(uint64_t dtb) {
   // 7. PSCI CPU_ON for an MPIDR that does not exist.
   // A buggy hypervisor that does start a CPU sends it to a wfe loop, not into this code.
   hvc_call(PSCI_CPU_ON, 0xFF00FF, (uint64_t)&hostile_secondary_park, 0);
+
+  // 8. The WFE/exclusive-monitor virtualization detector, last so it cannot disturb the others.
+  probe_detector();
 
   puts_raw("hostile: ");
   putdec(unexpected_count);

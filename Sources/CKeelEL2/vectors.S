@@ -138,6 +138,11 @@ keel_return_to_guest:
     ldp     x28, x29, [x0, #224]
     ldr     x30, [x0, #240]
     ldp     x0, x1, [x0, #0]
+    // Every return to a guest clears the local exclusive monitor, so a guest's LDXR/STXR pair
+    // that straddles a trap always fails the STXR and retries (allowed by the architecture:
+    // an exception return may clear the monitor). Keel's own locks use exclusives on the same
+    // CPU, so leaving it open would make the outcome depend on what the trap path did.
+    clrex
     eret
     dsb     nsh
     isb

@@ -27,6 +27,9 @@ public struct HypervisorConfiguration: OptionSet, Sendable {
   public static var trapSetWay: Self { .init(rawValue: 1 << 22) }
   /// TSC: SMC traps, so a guest's firmware calls reach Keel's PSCI, never the real firmware.
   public static var trapSMC: Self { .init(rawValue: 1 << 19) }
+  /// TDZ: DC ZVA traps, and DCZID_EL0 tells the guest it is prohibited, so the guest kernel and
+  /// libc never use it; only code that insists (the virtualization detector) reaches Keel.
+  public static var trapDCZVA: Self { .init(rawValue: 1 << 28) }
   /// RW: EL1 is AArch64.
   public static var el1AArch64: Self { .init(rawValue: 1 << 31) }
   /// TLOR: LORegion registers trap.
@@ -39,7 +42,7 @@ public struct HypervisorConfiguration: OptionSet, Sendable {
   public static var keelGuest: Self {
     [.stage2, .setWayInvalidateOverride, .protectedTableWalk, .routeFIQ, .routeIRQ, .routeSError,
      .forceBroadcast, .barrierInnerShareable, .trapWFI, .trapWFE, .trapImplementationDefined,
-     .trapAuxiliaryControl, .trapSetWay, .trapSMC, .el1AArch64, .trapLORegions,
+     .trapAuxiliaryControl, .trapSetWay, .trapSMC, .trapDCZVA, .el1AArch64, .trapLORegions,
      .pointerAuthKeys, .pointerAuthInstructions]
   }
 }

@@ -21,6 +21,11 @@ public struct GuestPlatform: Equatable, Sendable {
     public var nonSecurePhysical: UInt32 = 14
     public var virtual: UInt32 = 11
     public var hypervisorPhysical: UInt32 = 10
+    /// Only the physical timer: the guest then runs its clock on the (trapped) physical counter.
+    public var physicalOnly = false
+    /// `clock-frequency` of the timer node, which Linux prefers over CNTFRQ_EL0 (a trapped
+    /// physical counter may run at a frequency the hardware register cannot report).
+    public var clockFrequency: UInt32? = nil
 
     public init() {}
   }
@@ -190,10 +195,13 @@ public struct GuestPlatform: Equatable, Sendable {
       let targets = min(cpuAffinities.count, 8)
       flags |= ((UInt32(1) << UInt32(targets)) - 1) << 8
     }
-    let ppis = [timerPPIs.securePhysical, timerPPIs.nonSecurePhysical, timerPPIs.virtual, timerPPIs.hypervisorPhysical]
+    let ppis = timerPPIs.physicalOnly
+      ? [timerPPIs.securePhysical, timerPPIs.nonSecurePhysical]
+      : [timerPPIs.securePhysical, timerPPIs.nonSecurePhysical, timerPPIs.virtual, timerPPIs.hypervisorPhysical]
     w.beginNode("timer")
     w.property("compatible", string: "arm,armv8-timer")
     w.property("interrupts", cells: ppis.flatMap { [1, $0, flags] })
+    if let hz = timerPPIs.clockFrequency { w.property("clock-frequency", u32: hz) }
     w.property("always-on")
     w.endNode()
   }

@@ -12,6 +12,8 @@ public struct MachineDescription: Equatable, Sendable {
   public var modules: [GuestModule]
   /// The memreserve block followed by /reserved-memory children that have a `reg`.
   public var reserved: [MemoryRegion]
+  /// A PL031 real-time clock, the host's source of wall-clock time.
+  public var rtc: MemoryRegion?
 
   public init(dtb: UnsafeRawBufferPointer) throws(FDTError) {
     try self.init(tree: FDT(parsing: dtb))
@@ -31,6 +33,7 @@ public struct MachineDescription: Equatable, Sendable {
     bootargs = tree.node(atPath: "/chosen")?.property("bootargs")?.string ?? ""
     modules = try Self.modules(tree)
     reserved = try Self.reserved(tree)
+    if let node = tree.nodes(compatibleWith: "arm,pl031").first { rtc = try Self.reg(node).first } else { rtc = nil }
   }
 }
 

@@ -23,7 +23,13 @@ public struct ConsoleMonitor: Sendable {
   }
 
   public let mode: Mode
+  /// The VMs the run boots, in configuration order; `vm<i>` in a stop line means `vmNames[i]`.
+  public let vmNames: [String]
+  /// The first stop reported, whichever VM it was.
   public private(set) var stop: VMStop?
+  /// Every VM's stop, keyed by its name (an alias is mapped to the name).
+  public private(set) var stops: [String: VMStop] = [:]
+  private var stopOrder: [String] = []
   public private(set) var hypervisorPanic: String?
   public private(set) var kernelPanic: String?
   public private(set) var exitCounts: String?
@@ -39,10 +45,13 @@ public struct ConsoleMonitor: Sendable {
   static let prefix = Array("keel: ".utf8)
   static let maxLine = 16 * 1024
 
-  public init(mode: Mode) { self.mode = mode }
+  public init(mode: Mode, vmNames: [String] = ["vm0"]) { self.mode = mode; self.vmNames = vmNames }
 
   /// True once the run has reached an end state that means QEMU should be shut down.
-  public var isFinished: Bool { stop != nil || hypervisorPanic != nil }
+  public var isFinished: Bool { hypervisorPanic != nil || (stop != nil && runningVMs.isEmpty) }
+
+  /// VMs that have not reported a stop yet.
+  public var runningVMs: [String] { vmNames.filter { stops[$0] == nil } }
 
   public mutating func feed<Bytes: Collection>(_ bytes: Bytes) -> [Event] where Bytes.Element == UInt8 {
     var events: [Event] = []
@@ -112,10 +121,13 @@ public struct ConsoleMonitor: Sendable {
       if hypervisorPanic == nil { hypervisorPanic = text; events.append(.hypervisorPanic(text)) }
       return
     }
-    // "vm0: stopped: poweroff", "vm0: exits total=…"
-    guard body.hasPrefix("vm"), let colon = body.firstIndex(of: ":") else { return }
-    let vm = String(body[..<colon])
-    guard vm.dropFirst(2).allSatisfy(\.isNumber) else { return }
+    // "vm0: stopped: poweroff", "web: exits total=…"
+    guard let colon = body.firstIndex(of: ":") else { return }
+    var vm = String(body[..<colon])
+    guard VMConfiguration.isValidName(vm) else { return }
+    if !vmNames.contains(vm), vm.hasPrefix("vm"), let index = Int(vm.dropFirst(2)), vmNames.indices.contains(index) {
+      vm = vmNames[index]
+    }
     let rest = String(body[body.index(after: colon)...]).trimmingSpaces()
     if rest.hasPrefix("stopped:") {
       let reason = String(rest.dropFirst("stopped:".count)).trimmingSpaces()
@@ -124,7 +136,11 @@ public struct ConsoleMonitor: Sendable {
       else if reason == "reset" { parsed = .reset }
       else if reason.hasPrefix("fault") { parsed = .fault(String(reason.dropFirst("fault".count)).trimmingSpaces()) }
       else { parsed = .other(reason) }
-      if stop == nil { stop = parsed; events.append(.stopped(vm: vm, parsed)) }
+      guard stops[vm] == nil else { return }
+      stops[vm] = parsed
+      stopOrder.append(vm)
+      if stop == nil { stop = parsed }
+      events.append(.stopped(vm: vm, parsed))
     } else if rest.hasPrefix("exits ") || rest == "exits" {
       exitCounts = rest
       events.append(.exitCounts(rest))
@@ -144,15 +160,20 @@ public struct ConsoleMonitor: Sendable {
   /// The outcome of a run, from what was printed and how QEMU ended.
   public func verdict(_ end: QEMUEnd) -> RunVerdict {
     if let text = hypervisorPanic { return RunVerdict(exitCode: RunVerdict.hypervisorFault, reason: "hypervisor fault: \(text)") }
-    switch stop {
-    case .poweroff?: return RunVerdict(exitCode: 0, reason: nil)
-    case .reset?:
-      if let panic = kernelPanic { return RunVerdict(exitCode: RunVerdict.guestFailure, reason: "guest panic: \(panic)") }
-      return RunVerdict(exitCode: RunVerdict.guestFailure, reason: "guest reset")
-    case .fault(let text)?: return RunVerdict(exitCode: RunVerdict.guestFailure, reason: "guest fault: \(text)")
-    case .other(let text)?: return RunVerdict(exitCode: RunVerdict.guestFailure, reason: "guest stopped: \(text)")
-    case nil: break
+    // A VM that failed decides, whatever happened to the others; success needs every VM off.
+    let named = vmNames.count > 1
+    for vm in stopOrder {
+      let prefix = named ? "\(vm): " : ""
+      switch stops[vm]! {
+      case .poweroff: continue
+      case .reset:
+        if let panic = kernelPanic { return RunVerdict(exitCode: RunVerdict.guestFailure, reason: "\(prefix)guest panic: \(panic)") }
+        return RunVerdict(exitCode: RunVerdict.guestFailure, reason: "\(prefix)guest reset")
+      case .fault(let text): return RunVerdict(exitCode: RunVerdict.guestFailure, reason: "\(prefix)guest fault: \(text)")
+      case .other(let text): return RunVerdict(exitCode: RunVerdict.guestFailure, reason: "\(prefix)guest stopped: \(text)")
+      }
     }
+    if stop != nil && runningVMs.isEmpty { return RunVerdict(exitCode: 0, reason: nil) }
     switch end {
     case .timedOut(let seconds):
       return RunVerdict(exitCode: RunVerdict.timeout, reason: "timeout after \(seconds) s")
@@ -166,6 +187,9 @@ public struct ConsoleMonitor: Sendable {
         if status == 0 { return RunVerdict(exitCode: 0, reason: nil) }
       }
       if status == 0 {
+        if stop != nil {
+          return RunVerdict(exitCode: RunVerdict.qemuFailure, reason: "qemu-system-aarch64 exited before every VM stopped (still running: \(runningVMs.joined(separator: ", ")))")
+        }
         return RunVerdict(exitCode: RunVerdict.qemuFailure, reason: "qemu-system-aarch64 exited before the hypervisor reported a stop")
       }
       return RunVerdict(exitCode: RunVerdict.qemuFailure, reason: "qemu-system-aarch64 exited with status \(status)")

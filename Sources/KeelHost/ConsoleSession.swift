@@ -16,10 +16,18 @@ public final class ConsoleSession {
   public var banner = "keel: guest console follows (Ctrl-] to quit)"
   /// Called with QEMU's pid once it runs (benchmarks sample its CPU time).
   public var onStart: ((pid_t) -> Void)?
+  /// The VMs whose stop reports end the run.
+  public var vmNames = ["vm0"]
+  /// Also write the console output (without management replies) to this file.
+  public var consoleCopyPath: String?
+  /// `keel guestinfo`/`pause`/`resume` requests, forwarded into the serial input.
+  var management: ManagementServer?
 
   /// After the hypervisor reports a stop, QEMU gets this long to exit on its own.
   static let stopGraceSeconds = 10.0
   static let detachByte: UInt8 = 0x1D
+  /// Starts a management command in the hypervisor, so it never comes from the keyboard.
+  static let managementByte: UInt8 = 0x1C
 
   public init(executable: String, arguments: [String], mode: ConsoleMonitor.Mode, timeoutSeconds: Int?) {
     self.executable = executable; self.arguments = arguments; self.mode = mode; self.timeoutSeconds = timeoutSeconds
@@ -36,17 +44,16 @@ public final class ConsoleSession {
     var outputPipe: [Int32] = [0, 0]
     var inputPipe: [Int32] = [-1, -1]
     guard pipe(&outputPipe) == 0 else { throw KeelHostError.setup("pipe: \(errnoText())") }
-    if interactive { guard pipe(&inputPipe) == 0 else { throw KeelHostError.setup("pipe: \(errnoText())") } }
+    // Always a pipe we own: management commands share the serial input with the keyboard.
+    guard pipe(&inputPipe) == 0 else { throw KeelHostError.setup("pipe: \(errnoText())") }
+    _ = fcntl(outputPipe[0], F_SETFD, FD_CLOEXEC)
+    _ = fcntl(inputPipe[1], F_SETFD, FD_CLOEXEC)
 
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    if interactive {
-      posix_spawn_file_actions_adddup2(&actions, inputPipe[0], STDIN_FILENO)
-      posix_spawn_file_actions_addclose(&actions, inputPipe[1])
-    } else {
-      posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
-    }
+    posix_spawn_file_actions_adddup2(&actions, inputPipe[0], STDIN_FILENO)
+    posix_spawn_file_actions_addclose(&actions, inputPipe[1])
     posix_spawn_file_actions_adddup2(&actions, outputPipe[1], STDOUT_FILENO)
     posix_spawn_file_actions_addclose(&actions, outputPipe[0])
 
@@ -58,30 +65,51 @@ public final class ConsoleSession {
       throw KeelHostError.setup("cannot start \(executable): \(String(cString: strerror(status)))")
     }
     close(outputPipe[1])
-    if interactive { close(inputPipe[0]) }
+    close(inputPipe[0])
     ChildGuard.install(pid: pid)
+    ChildGuard.removeOnSignal(management?.socketPaths ?? [])
     defer { ChildGuard.clear() }
+    for warning in management?.warnings ?? [] { writeAll(STDERR_FILENO, Array("keel: warning: \(warning)\n".utf8)) }
     onStart?(pid)
 
     var terminal: RawTerminal?
     if interactive { terminal = RawTerminal(fd: STDIN_FILENO) }
     defer { terminal?.restore() }
 
-    let result = relay(pid: pid, output: outputPipe[0], input: interactive ? inputPipe[1] : -1)
+    let result = relay(pid: pid, output: outputPipe[0], input: inputPipe[1], interactive: interactive)
     close(outputPipe[0])
-    if interactive { close(inputPipe[1]) }
+    close(inputPipe[1])
     return result
   }
 
-  private func relay(pid: pid_t, output: Int32, input: Int32) -> Result {
-    var monitor = ConsoleMonitor(mode: mode)
+  private func relay(pid: pid_t, output: Int32, input: Int32, interactive: Bool) -> Result {
+    var monitor = ConsoleMonitor(mode: mode, vmNames: vmNames)
+    var replies = ManagementReplyFilter()
+    let copy: Int32 = consoleCopyPath.map { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) } ?? -1
+    defer { if copy >= 0 { close(copy) } }
     let start = monotonicSeconds()
     var killDeadline: Double? = timeoutSeconds.map { start + Double($0) }
     var timedOut = false
     var detached = false
     var finishedAt: Double?
     var buffer = [UInt8](repeating: 0, count: 65536)
-    var stdinOpen = input >= 0
+    var stdinOpen = interactive
+    defer { management?.close() }
+
+    // Console bytes, after management replies are taken out: to the monitor, stdout and the copy.
+    func show(_ bytes: [UInt8]) {
+      var written = 0
+      for event in monitor.feed(bytes) {
+        if case .guestOutputBegins(let offset) = event {
+          writeAll(STDOUT_FILENO, bytes[0..<offset])
+          if copy >= 0 { writeAll(copy, bytes[0..<offset]) }
+          written = offset
+          writeAll(STDERR_FILENO, Array((banner + (interactive ? "\r\n" : "\n")).utf8)[...])
+        }
+      }
+      writeAll(STDOUT_FILENO, bytes[written...])
+      if copy >= 0 { writeAll(copy, bytes[written...]) }
+    }
 
     while true {
       let now = monotonicSeconds()
@@ -90,34 +118,38 @@ public final class ConsoleSession {
         kill(pid, SIGKILL)
         killDeadline = nil
       }
+      if let management {
+        management.expire(now: now)
+        // One writer for the serial input, whole commands at a time: never mixed with keystrokes.
+        while let command = management.nextCommand(now: now) {
+          writeAll(input, [Self.managementByte] + Array(command.utf8) + [UInt8(ascii: "\n")])
+        }
+        if !management.isAwaitingReply && replies.isHolding { show(replies.release()) }
+      }
       var fds = [pollfd(fd: output, events: Int16(POLLIN), revents: 0)]
       if stdinOpen { fds.append(pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)) }
-      let wait = killDeadline.map { max(0, Int32(($0 - now) * 1000) + 1) } ?? -1
+      let managementFDs = management?.descriptors ?? []
+      for fd in managementFDs { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+      let wakeAt = [killDeadline, management?.nextDeadline].compactMap { $0 }.min()
+      let wait = wakeAt.map { max(0, Int32(($0 - now) * 1000) + 1) } ?? -1
       let ready = poll(&fds, nfds_t(fds.count), wait)
       if ready < 0 { if errno == EINTR { continue }; break }
       if fds[0].revents != 0 {
         let count = read(output, &buffer, buffer.count)
         if count < 0 && errno == EINTR { continue }
         if count <= 0 { break }  // QEMU closed its end: it is exiting.
-        let chunk = buffer[0..<count]
-        var written = 0
-        for event in monitor.feed(chunk) {
-          if case .guestOutputBegins(let offset) = event {
-            writeAll(STDOUT_FILENO, chunk[chunk.startIndex..<chunk.startIndex + offset])
-            written = offset
-            writeAll(STDERR_FILENO, Array((banner + (input >= 0 ? "\r\n" : "\n")).utf8)[...])
-          }
-        }
-        writeAll(STDOUT_FILENO, chunk[(chunk.startIndex + written)...])
+        let filtered = replies.feed(buffer[0..<count])
+        show(filtered.output)
+        for reply in filtered.replies { management?.deliver(replyLine: reply) }
         if monitor.isFinished && finishedAt == nil {
           finishedAt = monotonicSeconds()
           killDeadline = finishedAt! + Self.stopGraceSeconds
         }
       }
-      if stdinOpen && fds.count > 1 && fds[1].revents != 0 {
+      if stdinOpen && fds[1].revents != 0 {
         let count = read(STDIN_FILENO, &buffer, buffer.count)
         if count <= 0 { stdinOpen = false; continue }
-        let bytes = buffer[0..<count]
+        let bytes = buffer[0..<count].filter { $0 != Self.managementByte }
         if let quit = bytes.firstIndex(of: Self.detachByte) {
           writeAll(input, bytes[..<quit])
           detached = true
@@ -128,7 +160,12 @@ public final class ConsoleSession {
           writeAll(input, bytes)
         }
       }
+      let firstManagement = fds.count - managementFDs.count
+      for (offset, fd) in managementFDs.enumerated() where fds[firstManagement + offset].revents != 0 {
+        management?.readable(fd)
+      }
     }
+    show(replies.release())
     _ = monitor.finish()
     let end = waitFor(pid: pid, timedOut: timedOut, detached: detached)
     return Result(verdict: monitor.verdict(end), monitor: monitor, end: end)
@@ -199,13 +236,26 @@ enum ChildGuard {
       signal(sig) { sig in
         if ChildGuard.childPID > 0 { kill(ChildGuard.childPID, SIGKILL) }
         if ChildGuard.terminalFD >= 0 { tcsetattr(ChildGuard.terminalFD, TCSANOW, &ChildGuard.terminal) }
+        for path in ChildGuard.socketPaths { unlink(path) }
         signal(sig, SIG_DFL)
         raise(sig)
       }
     }
   }
 
-  static func clear() { childPID = 0 }
+  /// Socket paths to unlink if keel is killed; C strings made up front, as the handler cannot allocate.
+  nonisolated(unsafe) static var socketPaths: [UnsafeMutablePointer<CChar>] = []
+
+  static func removeOnSignal(_ paths: [String]) {
+    for pointer in socketPaths { free(pointer) }
+    socketPaths = paths.compactMap { strdup($0) }
+  }
+
+  static func clear() {
+    childPID = 0
+    for pointer in socketPaths { free(pointer) }
+    socketPaths = []
+  }
   static func saveTerminal(_ t: termios, fd: Int32) { terminal = t; terminalFD = fd }
   static func forgetTerminal() { terminalFD = -1 }
 }

@@ -2,7 +2,8 @@ import Crypto
 import Foundation
 
 /// The default guest: Debian's current arm64 kernel plus an initramfs Keel builds itself
-/// (busybox-static, Guests/initramfs/init, and the counter-reading helper).
+/// (busybox-static, Guests/initramfs/init, the counter-reading helper and the virtualization
+/// detector). The "tools" flavour adds Debian's open-vm-tools (ToolsGuest.swift).
 /// Everything downloaded or built lives in the cache, keyed by package name or content.
 public struct DefaultGuest {
   public struct Artifacts: Equatable, Sendable {
@@ -35,23 +36,43 @@ public struct DefaultGuest {
   }
 
   public func initramfs() throws -> String {
+    try writeInitramfs(try baseArchive(), name: "initramfs")
+  }
+
+  /// The initramfs of `flavour`, built (or found in the cache) on demand.
+  public func initramfs(flavour: GuestFlavour) throws -> String {
+    switch flavour {
+    case .default: return try initramfs()
+    case .tools: return try toolsInitramfs()
+    }
+  }
+
+  func baseArchive() throws -> CPIOArchive {
     let busyboxTree = try extract(try download("busybox-static"))
     let busybox = try readBytes(busyboxTree + "/bin/busybox")
     let initScript = try readBytes(root + "/Guests/initramfs/init")
     let helper = try readBytes(try buildHelper())
-    let archive = Self.initramfsArchive(initScript: initScript, busybox: busybox, helper: helper).serialized()
+    let detector = try readBytes(try buildDetector())
+    return Self.initramfsArchive(initScript: initScript, busybox: busybox, helper: helper, detector: detector)
+  }
+
+  /// Stores the archive under its content key, so an unchanged guest is written once.
+  func writeInitramfs(_ archive: CPIOArchive, name: String, prefix: String = "") throws -> String {
+    let bytes = archive.serialized()
     let directory = cache + "/initramfs"
-    let path = "\(directory)/\(contentKey(archive)).cpio"
+    let path = "\(directory)/\(prefix)\(contentKey(bytes)).cpio"
     if !FileManager.default.fileExists(atPath: path) {
-      progress("building initramfs…")
+      progress("building \(name)…")
       try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-      try Data(archive).write(to: URL(fileURLWithPath: path), options: .atomic)
+      try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
     return path
   }
 
   /// The initramfs layout. /dev/console must exist before init runs, or init starts without stdio.
-  public static func initramfsArchive(initScript: [UInt8], busybox: [UInt8], helper: [UInt8]) -> CPIOArchive {
+  public static func initramfsArchive(
+    initScript: [UInt8], busybox: [UInt8], helper: [UInt8], detector: [UInt8]? = nil
+  ) -> CPIOArchive {
     var archive = CPIOArchive()
     for dir in ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "root", "etc"] {
       archive.addDirectory(dir)
@@ -61,6 +82,7 @@ public struct DefaultGuest {
     archive.addFile("bin/busybox", contents: busybox, mode: 0o755)
     archive.addSymlink("bin/sh", target: "busybox")
     archive.addFile("bin/keel-cntvct", contents: helper, mode: 0o755)
+    if let detector { archive.addFile("bin/keel-detect", contents: detector, mode: 0o755) }
     archive.addFile("init", contents: initScript, mode: 0o755)
     return archive
   }
@@ -146,6 +168,7 @@ public struct DefaultGuest {
   // MARK: helper program
 
   public static let helperSource = "Guests/initramfs/keel-cntvct.c"
+  public static let detectorSource = "Guests/detect/keel-detect.c"
 
   static func clang() -> String {
     FileManager.default.isExecutableFile(atPath: "/opt/swift/usr/bin/clang") ? "/opt/swift/usr/bin/clang" : "clang"
@@ -160,16 +183,20 @@ public struct DefaultGuest {
     "-fno-stack-protector", "-fno-pic", "-O2", "-Wall", "-Werror",
   ]
 
-  /// Builds the static arm64 helper once per source content.
-  func buildHelper() throws -> String {
-    let source = root + "/" + Self.helperSource
+  func buildHelper() throws -> String { try buildStaticProgram(Self.helperSource, name: "keel-cntvct") }
+
+  func buildDetector() throws -> String { try buildStaticProgram(Self.detectorSource, name: "keel-detect") }
+
+  /// Builds a freestanding static arm64 program once per source content.
+  func buildStaticProgram(_ relativeSource: String, name: String) throws -> String {
+    let source = root + "/" + relativeSource
     let bytes = try readBytes(source)
     let directory = "\(cache)/helper/\(contentKey(bytes + Array(Self.compileFlags.joined(separator: " ").utf8)))"
-    let binary = directory + "/keel-cntvct"
+    let binary = directory + "/" + name
     if FileManager.default.fileExists(atPath: binary) { return binary }
-    progress("building guest helper keel-cntvct…")
+    progress("building guest helper \(name)…")
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    let object = directory + "/keel-cntvct.o"
+    let object = directory + "/" + name + ".o"
     try Subprocess.run([Self.clang()] + Self.compileFlags + ["-c", source, "-o", object], echo: true)
     try Subprocess.run([Self.lld(), "-static", "-e", "_start", "-o", binary + ".tmp", object], echo: true)
     try FileManager.default.moveItem(atPath: binary + ".tmp", toPath: binary)

@@ -19,6 +19,9 @@ public struct Launcher {
     } catch let error as RunValidationError {
       report(error.description)
       return RunVerdict.usage
+    } catch let error as KeelUsageError {
+      report(error.description)
+      return RunVerdict.usage
     } catch {
       report("\(error)")
       return RunVerdict.guestFailure
@@ -34,17 +37,17 @@ public struct Launcher {
 
     let progress: @Sendable (String) -> Void = { line in writeAll(STDERR_FILENO, Array("keel: \(line)\n".utf8)) }
     let root = PackageRoot.locate(executablePath: executablePath, environment: environment)
-    let needsRoot = options.kernel == nil || (!options.bare && options.hypervisor == nil)
+    let needsRoot = options.kernel == nil || options.guest != .default || (!options.bare && options.hypervisor == nil)
     if needsRoot && root == nil {
       throw KeelHostError.setup("cannot find the Keel package root from \(executablePath); set KEEL_ROOT")
     }
 
     var kernelPath = options.kernel
     var initrdPath = options.initrd
-    if kernelPath == nil, let root {
+    if let root, kernelPath == nil || options.guest != .default {
       let guest = DefaultGuest(root: root, cache: DefaultGuest.cacheDirectory(environment: environment), progress: progress)
-      kernelPath = try guest.kernel()
-      if initrdPath == nil { initrdPath = try guest.initramfs() }
+      if kernelPath == nil { kernelPath = try guest.kernel() }
+      if initrdPath == nil { initrdPath = try guest.initramfs(flavour: options.guest) }
     }
     guard let kernelPath else { throw KeelHostError.setup("no kernel") }
 
@@ -54,20 +57,22 @@ public struct Launcher {
       kernel: kernel, kernelPath: kernelPath, initrdSize: initrdSize, initrdPath: initrdPath, options: options)
     logger.debug("guest image: \(placement.plan.format) entry \(hex(placement.plan.entry)), \(kernel.count) bytes")
 
-    try ensureQEMU(progress: progress)
-    let command: QEMUCommand
-    if options.bare {
-      command = QEMUCommand.bare(kernel: kernelPath, initrd: initrdPath, options: options)
-    } else {
-      let hypervisor = try options.hypervisor ?? HypervisorImage(root: root!, progress: progress).ensureBuilt()
-      let layout = HostLayout(kernelSize: placement.kernelFileSize, initrdSize: placement.initrdFileSize, guestMemoryMiB: options.memoryMiB)
-      command = QEMUCommand.keel(hypervisor: hypervisor, kernel: kernelPath, initrd: initrdPath, layout: layout, options: options)
+    if !options.bare {
+      // The flag form is a one-VM configuration named vm0, booted like a .vmx run.
+      let vm = VMConfiguration(
+        name: "vm0", cpus: options.cpus, memoryMiB: options.memoryMiB, kernel: kernelPath, initrd: initrdPath,
+        commandLine: options.append, loadAddress: options.loadAddress)
+      let boot = BootVM(configuration: vm, kernelPath: kernelPath, initrdPath: initrdPath,
+                        kernelSize: placement.kernelFileSize, initrdSize: placement.initrdFileSize)
+      return try bootKeel([boot], options: options, root: root, progress: progress, strictNames: false)
     }
+    try ensureQEMU(progress: progress)
+    let command = QEMUCommand.bare(kernel: kernelPath, initrd: initrdPath, options: options)
     logger.info("\(QEMUCommand.executable) \(command.arguments.map(Self.shellQuoted).joined(separator: " "))")
 
     let session = ConsoleSession(
       executable: QEMUCommand.executable, arguments: command.arguments,
-      mode: options.bare ? .bare : .keel, timeoutSeconds: options.timeoutSeconds)
+      mode: .bare, timeoutSeconds: options.timeoutSeconds)
     session.onStart = { pid in logger.debug("qemu pid \(pid)") }
     let result = try session.run()
     if let reason = result.verdict.reason { report(reason) }

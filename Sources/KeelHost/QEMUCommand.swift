@@ -10,23 +10,6 @@ public struct QEMUCommand: Equatable, Sendable {
     return defaultGuestCommandLine + " " + extra
   }
 
-  /// Keel on QEMU: the hypervisor is the machine's kernel, the guest rides in guest-loader blobs.
-  public static func keel(
-    hypervisor: String, kernel: String, initrd: String?, layout: HostLayout, options: RunOptions
-  ) -> QEMUCommand {
-    var hypervisorArgs = "keel.cpus=\(options.cpus) keel.memory=\(options.memoryMiB)"
-    if let load = options.loadAddress { hypervisorArgs += " keel.load=\(hex(load))" }
-    var args = machine(virtualization: true, options: options)
-    args += ["-smp", String(options.effectiveHostCPUs), "-m", String(layout.hostMemoryMiB)]
-    args += common(options: options)
-    args += ["-kernel", hypervisor, "-append", hypervisorArgs]
-    args += ["-device", "guest-loader,addr=\(hex(layout.kernelAddress)),kernel=\(escape(kernel)),bootargs=\(escape(guestCommandLine(append: options.append)))"]
-    if let initrd, let address = layout.initrdAddress {
-      args += ["-device", "guest-loader,addr=\(hex(address)),initrd=\(escape(initrd))"]
-    }
-    return QEMUCommand(arguments: args)
-  }
-
   /// The same guest directly on QEMU, as the reference point for comparisons.
   public static func bare(kernel: String, initrd: String?, options: RunOptions) -> QEMUCommand {
     var args = machine(virtualization: false, options: options)

@@ -13,16 +13,19 @@ public struct RunOptions: Equatable, Sendable {
   public var deterministic: Bool
   public var bare: Bool
   public var hypervisor: String?
+  /// The initramfs Keel builds when no `--initrd` is given.
+  public var guest: GuestFlavour
 
   public init(
     kernel: String? = nil, loadAddress: UInt64? = nil, initrd: String? = nil, append: String? = nil,
     cpus: Int = 1, memoryMiB: Int = RunLimits.defaultMemoryMiB, gic: Int = 3, hostCPUs: Int? = nil,
-    timeoutSeconds: Int? = nil, deterministic: Bool = false, bare: Bool = false, hypervisor: String? = nil
+    timeoutSeconds: Int? = nil, deterministic: Bool = false, bare: Bool = false, hypervisor: String? = nil,
+    guest: GuestFlavour = .default
   ) {
     self.kernel = kernel; self.loadAddress = loadAddress; self.initrd = initrd; self.append = append
     self.cpus = cpus; self.memoryMiB = memoryMiB; self.gic = gic; self.hostCPUs = hostCPUs
     self.timeoutSeconds = timeoutSeconds; self.deterministic = deterministic; self.bare = bare
-    self.hypervisor = hypervisor
+    self.hypervisor = hypervisor; self.guest = guest
   }
 
   /// Host CPUs default to the guest's vCPU count: Keel pins vCPUs 1:1 to physical CPUs.
@@ -44,6 +47,8 @@ public struct RunOptions: Equatable, Sendable {
       throw .loadAddressMisaligned(address)
     }
     if let timeout = timeoutSeconds, timeout < 1 { throw .timeoutNotPositive(timeout) }
+    // A guest flavour is an initramfs; a second one would silently lose.
+    if guest != .default, initrd != nil { throw .guestWithInitrd(guest.rawValue) }
   }
 }
 
@@ -76,6 +81,7 @@ public enum RunValidationError: Error, Equatable, CustomStringConvertible {
   case badKernel(path: String, reason: String)
   case initrdDoesNotFit(path: String, reason: String)
   case badAddress(String)
+  case guestWithInitrd(String)
 
   public var description: String {
     switch self {
@@ -93,6 +99,7 @@ public enum RunValidationError: Error, Equatable, CustomStringConvertible {
     case .badKernel(let p, let r): return "\(p): \(r)"
     case .initrdDoesNotFit(let p, let r): return "initrd \(p) does not fit: \(r)"
     case .badAddress(let s): return "not an address: \(s) (use hex 0x… or decimal)"
+    case .guestWithInitrd(let g): return "--guest \(g) builds its own initramfs; it cannot be combined with --initrd"
     }
   }
 }

@@ -71,8 +71,8 @@ struct HostGICDriver {
   }
 
   /// On every host CPU, for itself.
-  func initCPU(slot: Int) {
-    let ppis: [UInt32] = [HostINTID.kick, maintenanceINTID, 27]
+  func initCPU(slot: Int, timers: [UInt32]) {
+    let ppis: [UInt32] = [HostINTID.kick, maintenanceINTID] + timers
     switch version {
     case .v3:
       let rd = redistributors[slot]

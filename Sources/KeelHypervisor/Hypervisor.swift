@@ -14,11 +14,16 @@ enum Host {
   nonisolated(unsafe) static var gic: HostGICDriver! = nil
   nonisolated(unsafe) static var firmware = HostFirmware(useHVC: false)
   nonisolated(unsafe) static var cpus: [PerCPU] = []
-  nonisolated(unsafe) static var vm: VM? = nil
+  nonisolated(unsafe) static var vms: [VM] = []
+  /// The VM that receives console input.
+  nonisolated(unsafe) static var focus = 0
+  nonisolated(unsafe) static var wallClock = WallClock()
   nonisolated(unsafe) static var virtualTimerINTID: UInt32 = 27
+  nonisolated(unsafe) static var physicalTimerINTID: UInt32 = 30
   nonisolated(unsafe) static var uartINTID: UInt32? = nil
   nonisolated(unsafe) static var uartBase: UInt64 = 0x0900_0000
   nonisolated(unsafe) static var ipaBits = 39
+  nonisolated(unsafe) static var mdcrBase: UInt64 = 0
   static let startLock = SpinLock()
 }
 
@@ -55,13 +60,19 @@ struct KeelHypervisor {
     if let uart = machine.uart { keel_set_console_base(uart.base); Host.uartBase = uart.base; Host.uartINTID = uart.intid }
     Host.machine = machine
     Host.firmware = HostFirmware(useHVC: machine.psci == .hvc)
+    // Keep the reset value's HPMN (the PMU counters the guest may use).
+    Host.mdcrBase = keel_read_mdcr_el2() & 0x1F
     Console.log("Keel hypervisor at EL2 on \(machine.cpus.count) CPUs, counter \(keel_read_cntfrq_el0()) Hz")
 
     guard let gicDescription = machine.gic, let gic = HostGICDriver.make(gicDescription, cpus: machine.cpus) else {
       hypervisorPanic("no usable GIC in the device tree (GICv2 needs GICH and GICV)")
     }
     Host.gic = gic
-    if let timer = machine.timer { Host.virtualTimerINTID = timer.virtual }
+    if let timer = machine.timer {
+      Host.virtualTimerINTID = timer.virtual
+      Host.physicalTimerINTID = timer.nonSecurePhysical
+    }
+    if let rtc = machine.rtc { Host.wallClock = WallClock(rtc: rtc.base) }
     Host.ipaBits = Stage2Control(parange: UInt8(keel_read_id_aa64mmfr0_el1() & 0xF)).ipaBits
     Console.log("GICv\(gic.version.rawValue) with \(gic.listRegisterCount) list registers; stage-2 IPA \(Host.ipaBits) bits")
 
@@ -81,11 +92,22 @@ struct KeelHypervisor {
       if r != 0 { Console.log("host CPU \(slot) did not start (PSCI \(r))") }
     }
 
-    let vm = createVM(machine)
+    var ram = GuestRAMAllocator(machine)
+    var vms: [VM] = []
+    var slot = 0
+    for def in vmDefinitions(machine) {
+      if let vm = createVM(def, id: vms.count, firstSlot: slot, ram: &ram, machine) {
+        vms.append(vm)
+        slot += def.cpus
+      }
+    }
+    guard !vms.isEmpty else { hypervisorPanic("no VM could be started") }
+    Console.log(vms.count == 1 ? "\(vms[0].name): guest console follows" : "\(vms.count) VMs; guest console lines are prefixed with [name]")
     Host.startLock.lock()
-    Host.vm = vm
+    Host.vms = vms
     Host.startLock.unlock()
     keel_sev()
+    for cpu in Host.cpus.dropFirst() { Host.gic.sendKick(toMPIDR: cpu.mpidr, cpuMask: cpu.cpuInterfaceMask) }
     idle(Host.cpus[0])
   }
 }
@@ -99,83 +121,104 @@ func keelSecondaryMain(_ slot: UInt64) {
 
 func startCPU(_ cpu: PerCPU) {
   cpu.install()
-  Host.gic.initCPU(slot: cpu.slot)
+  Host.gic.initCPU(slot: cpu.slot, timers: [Host.virtualTimerINTID, Host.physicalTimerINTID])
   cpu.cpuInterfaceMask = Host.gic.cpuInterfaceMask()
   keel_write_cptr_el2(0x33FF)
 }
 
-// MARK: The VM
+// MARK: The VMs
 
-/// Boot arguments the `keel` CLI passes in the hypervisor's own /chosen/bootargs.
-struct VMOptions {
-  var cpus = 1
-  var memoryMiB: UInt64 = 256
-  var loadAddress: UInt64? = nil
-
-  init(_ bootargs: String) {
-    for word in bootargs.split(separator: " ") {
-      let parts = word.split(separator: "=", maxSplits: 1)
-      guard parts.count == 2 else { continue }
-      let key = parts[0], value = String(parts[1])
-      if key == "keel.cpus", let n = Int(value) { cpus = n }
-      if key == "keel.memory", let n = UInt64(value) { memoryMiB = n }
-      if key == "keel.load" { loadAddress = parseNumber(value) }
+/// The VMs to build: from the configuration module the `keel` CLI loads (`keel.config=0x…`),
+/// or, without one, a single VM from `keel.cpus=`/`keel.memory=`/`keel.load=` and the first kernel module.
+func vmDefinitions(_ machine: MachineDescription) -> [VMDefinition] {
+  var legacy = VMDefinition(name: Array("vm0".utf8))
+  for word in machine.bootargs.split(separator: " ") {
+    let parts = word.split(separator: "=", maxSplits: 1)
+    guard parts.count == 2 else { continue }
+    let key = parts[0], value = Array(parts[1].utf8)
+    if key == "keel.config", let address = HypervisorConfiguration.number(value) {
+      let text = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(address)), count: HypervisorConfiguration.maxSize)
+      do throws(ConfigurationError) {
+        let vms = try HypervisorConfiguration.parse(text)
+        guard !vms.isEmpty else { hypervisorPanic("configuration at \(hex(address)) defines no VM") }
+        return vms
+      } catch {
+        hypervisorPanic("configuration at \(hex(address)): \(error.description)")
+      }
     }
+    if key == "keel.cpus", let n = HypervisorConfiguration.number(value) { legacy.cpus = Int(n) }
+    if key == "keel.memory", let n = HypervisorConfiguration.number(value) { legacy.memoryMiB = n }
+    if key == "keel.load" { legacy.loadAddress = HypervisorConfiguration.number(value) }
+  }
+  legacy.kernelModule = machine.modules.first(where: { $0.kind == .kernel })?.region.base
+  legacy.initrdModule = machine.modules.first(where: { $0.kind == .ramdisk })?.region.base
+  guard legacy.kernelModule != nil else { hypervisorPanic("no guest kernel: pass one with -device guest-loader,kernel=...") }
+  return [legacy]
+}
+
+/// Host memory for guest RAM is handed out from the top down, above everything Keel and the
+/// loaded modules (kernels, initrds, configuration) occupy.
+struct GuestRAMAllocator {
+  var ceiling: [MemoryRegion]
+  let floor: UInt64
+
+  init(_ machine: MachineDescription) {
+    var floor = keel_heap_end()
+    for m in machine.modules { floor = max(floor, m.region.end) }
+    for r in machine.reserved { floor = max(floor, r.end) }
+    self.floor = floor
+    ceiling = machine.memory.sorted(by: { $0.base > $1.base })
+  }
+
+  mutating func take(_ size: UInt64) -> UInt64? {
+    for (i, region) in ceiling.enumerated() where region.size >= size {
+      let base = alignDown(region.end - size, 0x20_0000)
+      guard base >= max(floor, region.base) else { continue }
+      ceiling[i] = MemoryRegion(base: region.base, size: base - region.base)
+      return base
+    }
+    return nil
   }
 }
 
-func parseNumber(_ s: String) -> UInt64? {
-  if s.hasPrefix("0x") { return UInt64(s.dropFirst(2), radix: 16) }
-  return UInt64(s)
+func module(at address: UInt64?, _ machine: MachineDescription) -> GuestModule? {
+  guard let address else { return nil }
+  return machine.modules.first(where: { $0.region.base == address })
 }
 
-/// Guest RAM: the highest 2 MiB-aligned range of host memory above everything Keel and the
-/// loaded modules occupy.
-func placeGuestRAM(_ machine: MachineDescription, size: UInt64) -> UInt64? {
-  var floor = keel_heap_end()
-  for m in machine.modules { floor = max(floor, m.region.end) }
-  for region in machine.memory.sorted(by: { $0.base > $1.base }) {
-    guard region.size >= size else { continue }
-    let base = alignDown(region.end - size, 0x20_0000)
-    if base >= max(floor, region.base) { return base }
+func createVM(_ def: VMDefinition, id: Int, firstSlot: Int, ram: inout GuestRAMAllocator, _ machine: MachineDescription) -> VM? {
+  let name = String(decoding: def.name, as: UTF8.self)
+  func fail(_ why: String) -> VM? { Console.log("\(name): not started: \(why)"); return nil }
+  guard let kernel = module(at: def.kernelModule, machine) else { return fail("no kernel module at \(hex(def.kernelModule ?? 0))") }
+  let initrd = module(at: def.initrdModule, machine)
+  if def.initrdModule != nil && initrd == nil { return fail("no initrd module at \(hex(def.initrdModule!))") }
+  guard firstSlot + def.cpus <= Host.cpus.count else {
+    return fail("\(def.cpus) vCPUs do not fit: \(Host.cpus.count - firstSlot) host CPUs left (each vCPU is pinned to one)")
   }
-  return nil
-}
-
-func createVM(_ machine: MachineDescription) -> VM {
-  let options = VMOptions(machine.bootargs)
-  guard let kernel = machine.modules.first(where: { $0.kind == .kernel }) else {
-    hypervisorPanic("no guest kernel: pass one with -device guest-loader,kernel=...")
-  }
-  let initrd = machine.modules.first(where: { $0.kind == .ramdisk })
-  let vcpus = max(1, min(options.cpus, Host.cpus.count))
-  if vcpus != options.cpus { Console.log("vm0: \(options.cpus) vCPUs requested, \(Host.cpus.count) host CPUs: using \(vcpus)") }
-  let ramSize = options.memoryMiB << 20
+  let ramSize = def.memoryMiB << 20
   let ramBase: UInt64 = 0x4000_0000
-  guard let hostBase = placeGuestRAM(machine, size: ramSize) else {
-    hypervisorPanic("vm0: \(options.memoryMiB) MiB of guest RAM do not fit in host memory")
-  }
+  guard let hostBase = ram.take(ramSize) else { return fail("\(def.memoryMiB) MiB of guest RAM do not fit in host memory") }
 
   let image = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(kernel.region.base)), count: Int(kernel.region.size))
   let plan: GuestImagePlan
   let boot: GuestBootLayout
   do throws(GuestImageError) {
-    plan = try GuestImage.plan(image, ramBase: ramBase, ramSize: ramSize, loadAddress: options.loadAddress)
+    plan = try GuestImage.plan(image, ramBase: ramBase, ramSize: ramSize, loadAddress: def.loadAddress)
     boot = try GuestBootLayout.place(after: plan, ramBase: ramBase, ramSize: ramSize, initrdSize: initrd?.region.size)
   } catch {
-    hypervisorPanic("vm0: guest image rejected: \(error.description)")
+    return fail("guest image rejected: \(error.description)")
   }
 
   let layout = GuestLayout(ram: IPARange(base: IPA(ramBase), size: ramSize))
   let version: KeelVGIC.GICVersion = Host.gic.version
   let vm: VM
   do throws(Stage2Error) {
-    vm = try VM(id: 0, layout: layout, ramHostBase: hostBase, gic: version, vcpuCount: vcpus, ipaBits: Host.ipaBits)
+    vm = try VM(id: id, definition: def, layout: layout, ramHostBase: hostBase, gic: version, firstSlot: firstSlot, ipaBits: Host.ipaBits)
     if version == .v2, let gicv = Host.machine.gic?.virtualCPUInterface {
       try vm.stage2.map(ipa: layout.cpuInterface.base, to: PA(gicv.base), size: layout.cpuInterface.size, .device)
     }
   } catch {
-    hypervisorPanic("vm0: cannot build stage-2 tables: \(error)")
+    return fail("cannot build stage-2 tables: \(error)")
   }
 
   for s in plan.segments {
@@ -187,9 +230,14 @@ func createVM(_ machine: MachineDescription) -> VM {
     }
     keel_sync_code(dst, s.memorySize)
   }
-  var platform = GuestPlatform(cpuCount: vcpus, memory: MemoryRegion(base: ramBase, size: ramSize),
+  var platform = GuestPlatform(cpuCount: def.cpus, memory: MemoryRegion(base: ramBase, size: ramSize),
                                gicVersion: version == .v3 ? .v3 : .v2)
   platform.bootargs = kernel.bootargs ?? "console=ttyAMA0"
+  if let node = def.hypervisorNode { platform.hypervisorCompatible = String(decoding: node, as: UTF8.self) }
+  if def.timeMode == .trapped {
+    platform.timerPPIs.physicalOnly = true
+    platform.timerPPIs.clockFrequency = UInt32(truncatingIfNeeded: vm.guestCounterFrequency)
+  }
   if let initrd, let at = boot.initrdAddress {
     keel_copy_words(UnsafeMutableRawPointer(bitPattern: UInt(hostBase + (at - ramBase))),
                     UnsafeRawPointer(bitPattern: UInt(initrd.region.base)), initrd.region.size)
@@ -201,17 +249,19 @@ func createVM(_ machine: MachineDescription) -> VM {
   }
 
   for (i, v) in vm.vcpus.enumerated() {
-    v.hostMPIDR = Host.cpus[i].mpidr
-    v.hostCPUMask = Host.cpus[i].cpuInterfaceMask
+    let cpu = Host.cpus[firstSlot + i]
+    v.hostMPIDR = cpu.mpidr
+    v.hostCPUMask = cpu.cpuInterfaceMask
+    cpu.assigned = v
   }
   let boot0 = vm.vcpus[0]
   boot0.startEntry = plan.entry
   boot0.startContext = boot.dtbAddress
   boot0.power = .onPending
   let format = plan.format == .linuxImage ? "Linux Image" : (plan.format == .elf ? "ELF" : "raw binary")
-  Console.log("vm0: \(vcpus) vCPUs, \(options.memoryMiB) MiB at host \(hex(hostBase)), \(format) entry \(hex(plan.entry)), DTB \(hex(boot.dtbAddress))" + (initrd != nil ? ", initrd \(initrd!.region.size) bytes" : ""))
-  Console.log("vm0: counter offset \(vm.counterOffset) (CNTVOFF; guest counter = host counter - offset)")
-  Console.log("vm0: guest console follows")
+  let time = def.timeMode == .trapped ? ", trapped physical counter at \(vm.guestCounterFrequency) Hz" : ""
+  Console.log("\(vm.name): \(def.cpus) vCPUs on host CPUs \(firstSlot)-\(firstSlot + def.cpus - 1), \(def.memoryMiB) MiB at host \(hex(hostBase)), \(format) entry \(hex(plan.entry)), DTB \(hex(boot.dtbAddress))" + (initrd != nil ? ", initrd \(initrd!.region.size) bytes" : "") + time)
+  Console.log("\(vm.name): counter offset \(vm.counterOffset) (CNTVOFF; guest counter = host counter - offset)")
   return vm
 }
 
@@ -220,18 +270,17 @@ func createVM(_ machine: MachineDescription) -> VM {
 /// What a host CPU does when its vCPU is not running: sleep until kicked.
 func idle(_ cpu: PerCPU) -> Never {
   while true {
-    if let vm = Host.vm {
-      if cpu.slot < vm.vcpus.count {
-        let v = vm.vcpus[cpu.slot]
-        if case .stopping = vm.state { park(cpu) }
-        if v.power == .onPending { start(v, on: cpu) }
-      }
-      Host.gic.resampleAfterGuestDeactivation()
-      keel_wfi()
-      drainHostInterrupts(cpu)
-    } else {
+    if Host.vms.isEmpty {
       keel_wfe()
+      continue
     }
+    if let v = cpu.assigned {
+      if case .stopping = v.vm.state { park(cpu) }
+      if v.power == .onPending && !v.vm.paused { start(v, on: cpu) }
+    }
+    Host.gic.resampleAfterGuestDeactivation()
+    keel_wfi()
+    drainHostInterrupts(cpu)
   }
 }
 
@@ -249,9 +298,15 @@ func start(_ v: VCPU, on cpu: PerCPU) -> Never {
   keel_write_vmpidr_el2(v.affinity.mpidr)
   keel_write_vpidr_el2(keel_read_midr_el1())
   keel_write_cntvoff_el2(vm.counterOffset)
-  // EL1 may read the physical counter; the physical timer is Keel's (its registers trap).
-  keel_write_cnthctl_el2(1)
+  // Pass-through time: EL1 may read the physical counter, the physical timer traps.
+  // Trapped time: both trap, and Keel runs the guest's clock (Time.swift).
+  keel_write_cnthctl_el2(vm.clock == nil ? 1 : 0)
+  // TDA: debug-register accesses trap, so the backdoor's EL0 MRS MDCCSR_EL0 reaches Keel even
+  // though Linux sets MDSCR_EL1.TDCC (Debug.swift keeps the guest's MDSCR_EL1 in a shadow).
+  keel_write_mdcr_el2(Host.mdcrBase | 1 << 9)
   v.el1.load()
+  keel_write_mdscr_el1(v.mdscrShadow & ~DebugRegister.tdcc)
+  reloadGuestTimer(v)
   Host.gic.enableVirtualInterface()
   keel_isb()
   keel_tlbi_vmalls12e1is()
@@ -261,13 +316,18 @@ func start(_ v: VCPU, on cpu: PerCPU) -> Never {
 
 /// Stop this CPU for good: its VM is going away.
 func park(_ cpu: PerCPU) -> Never {
-  if let vm = Host.vm {
+  if let vm = cpu.assigned?.vm {
     vm.lock.lock()
     cpu.parked = true
     vm.lock.unlock()
     keel_sev()
   }
-  while true { keel_wfi() }
+  cpu.vcpu = nil
+  cpu.raw.pointee.context = cpu.idleContext
+  while true {
+    keel_wfi()
+    drainHostInterrupts(cpu)
+  }
 }
 
 // MARK: Interrupts
@@ -279,13 +339,13 @@ func drainHostInterrupts(_ cpu: PerCPU) {
     let iar = gic.acknowledge()
     let intid = iar & 0x3FF
     if intid >= 1020 { return }
-    if intid == Host.virtualTimerINTID {
+    if intid == Host.virtualTimerINTID || intid == Host.physicalTimerINTID {
       // Leave it active: the guest's EOI of the hardware-linked virtual interrupt deactivates it.
       gic.endOfInterrupt(iar)
-      if let vm = Host.vm, cpu.slot < vm.vcpus.count {
-        vm.lock.lock()
-        _ = vm.vgic.injectHardware(intid: intid, vcpu: cpu.slot)
-        vm.lock.unlock()
+      if let v = cpu.assigned, case .running = v.vm.state {
+        v.vm.lock.lock()
+        _ = v.vm.vgic.injectHardware(intid: intid, vcpu: v.index)
+        v.vm.lock.unlock()
       } else {
         gic.deactivate(iar)
       }
@@ -298,19 +358,21 @@ func drainHostInterrupts(_ cpu: PerCPU) {
   }
 }
 
-/// Bytes typed on the host console go to the VM's virtual UART.
+/// Bytes typed on the host console: management commands (after 0x1C) go to Keel
+/// (Management.swift), everything else to the focused VM's virtual UART.
 func receiveConsoleInput() {
   let base = Host.uartBase
   while MMIO.read32(base + 0x18) & (1 << 4) == 0 {
     let byte = UInt8(truncatingIfNeeded: MMIO.read32(base))
-    if let vm = Host.vm {
-      vm.lock.lock()
-      _ = vm.uart.receive(byte)
-      let kicks = vm.pendingKicks
-      vm.pendingKicks = 0
-      vm.lock.unlock()
-      kick(vm, kicks)
-    }
+    if Management.consume(byte) { continue }
+    guard Host.focus < Host.vms.count else { continue }
+    let vm = Host.vms[Host.focus]
+    vm.lock.lock()
+    _ = vm.uart.receive(byte)
+    let kicks = vm.pendingKicks
+    vm.pendingKicks = 0
+    vm.lock.unlock()
+    kick(vm, kicks)
   }
   MMIO.write32(base + 0x44, 0x7FF)
 }

@@ -11,8 +11,10 @@ final class PerCPU {
   let slot: Int
   let mpidr: UInt64
   let raw: UnsafeMutablePointer<keel_percpu>
-  /// The vCPU this host CPU runs (1:1 pinning).
+  /// The vCPU loaded on this host CPU right now (its registers are what the vectors save).
   var vcpu: VCPU? = nil
+  /// The vCPU pinned to this host CPU (1:1 pinning), whether running or not.
+  var assigned: VCPU? = nil
   /// Idle context: where the vectors would save state if an exception hit with no vCPU loaded.
   let idleContext: UnsafeMutablePointer<keel_vcpu_context>
   var cpuInterfaceMask: UInt8 = 0

@@ -57,6 +57,17 @@ enum Console {
     lock.unlock()
   }
 
+  /// One line of a VM's console when several VMs share the host console.
+  static func guestLine(_ name: String, _ line: [UInt8]) {
+    lock.lock()
+    if !atLineStart { put(13); put(10) }
+    put(UInt8(ascii: "["))
+    for b in name.utf8 { put(b) }
+    put(UInt8(ascii: "]")); put(32)
+    for b in line { if b == 10 { put(13) }; put(b) }
+    lock.unlock()
+  }
+
   /// Guest bytes from a virtual UART.
   static func guestByte(_ b: UInt8) {
     lock.lock()
@@ -80,6 +91,29 @@ struct HostFirmware {
   func systemOff() -> Never {
     _ = call(0x8400_0008)
     while true { keel_wfi() }
+  }
+}
+#endif
+
+#if os(none)
+/// Host wall-clock time: the PL031 RTC's seconds, read once at boot, advanced by the counter.
+struct WallClock {
+  var bootSeconds: UInt64 = 0
+  var bootCount: UInt64 = 0
+
+  init() {}
+  init(rtc base: UInt64) {
+    // RTCDR (offset 0) counts seconds since the Unix epoch on QEMU virt (from -rtc base=…).
+    bootSeconds = UInt64(MMIO.read32(base))
+    bootCount = keel_read_cntpct_el0()
+  }
+
+  func now() -> (seconds: UInt64, microseconds: UInt32) {
+    let hz = keel_read_cntfrq_el0()
+    let ticks = keel_read_cntpct_el0() &- bootCount
+    let seconds = ticks / hz
+    let micros = (ticks % hz) * 1_000_000 / hz
+    return (bootSeconds + seconds, UInt32(micros))
   }
 }
 #endif

@@ -27,10 +27,11 @@ func keelTrap(_ kind: UInt64) {
   leaveTrap(cpu, v)
 }
 
-/// The exit path shared by all traps: stop, switch or resume.
+/// The exit path shared by all traps: stop, pause, switch or resume.
 func leaveTrap(_ cpu: PerCPU, _ v: VCPU) {
   let vm = v.vm
   if case .stopping = vm.state { park(cpu) }
+  if vm.paused { waitWhilePaused(cpu, v) }
   if v.power != .on {
     // CPU_OFF: the vCPU's state is gone; wait for a CPU_ON.
     cpu.vcpu = nil
@@ -48,7 +49,13 @@ func handleSynchronous(_ v: VCPU, _ esr: ExceptionSyndrome) {
   case .hvc64:
     v.exits.hvc += 1
     // ELR already points past the HVC.
-    if esr.iss & 0xFFFF == 0 { handleSMCCC(v) } else { v.setGPR(0, PSCIStatus.notSupported.register) }
+    switch esr.iss & 0xFFFF {
+    case 0: handleSMCCC(v)
+    case 0x86:
+      // The backdoor's EL1 form (HVC #0x86): the PC is already past the call.
+      if !runBackdoor(v) { v.setGPR(0, PSCIStatus.notSupported.register) }
+    default: v.setGPR(0, PSCIStatus.notSupported.register)
+    }
   case .smc64:
     v.exits.smc += 1
     // A trapped SMC returns to the SMC itself; step over it.
@@ -134,13 +141,15 @@ func handleSMCCC(_ v: VCPU) {
   }
 }
 
-/// Bring every vCPU of the VM to a halt, report, and, as the only VM is gone, power the host off.
+/// Bring every vCPU of the VM to a halt and report. Other VMs keep running; when the last VM
+/// has stopped, Keel powers the host off.
 func stopVM(_ vm: VM, reason: String, by v: VCPU) -> Never {
   vm.lock.lock()
   let first = vm.state == .running
   if first { vm.state = .stopping(reason) }
   vm.lock.unlock()
-  if !first { park(Host.cpus[v.index]) }
+  let cpu = Host.cpus[vm.firstSlot + v.index]
+  if !first { park(cpu) }
   for other in vm.vcpus where other.index != v.index {
     Host.gic.sendKick(toMPIDR: other.hostMPIDR, cpuMask: other.hostCPUMask)
   }
@@ -148,14 +157,22 @@ func stopVM(_ vm: VM, reason: String, by v: VCPU) -> Never {
   let deadline = keel_read_cntpct_el0() + keel_read_cntfrq_el0()
   while keel_read_cntpct_el0() < deadline {
     var all = true
-    for other in vm.vcpus where other.index != v.index && !Host.cpus[other.index].parked { all = false }
+    for other in vm.vcpus where other.index != v.index && !Host.cpus[vm.firstSlot + other.index].parked { all = false }
     if all { break }
     keel_wfe()
   }
+  if !vm.consoleLine.isEmpty { Console.guestLine(vm.name, vm.consoleLine + [10]); vm.consoleLine.removeAll() }
   Console.log("\(vm.name): stopped: \(reason)")
   Console.log("\(vm.name): exits \(vm.exitTotals.summary)")
-  Console.log("all VMs stopped; powering off")
-  Host.firmware.systemOff()
+  Host.startLock.lock()
+  var running = 0
+  for other in Host.vms { if case .running = other.state { running += 1 } }
+  Host.startLock.unlock()
+  if running == 0 {
+    Console.log("all VMs stopped; powering off")
+    Host.firmware.systemOff()
+  }
+  park(cpu)
 }
 
 // MARK: MMIO
@@ -220,6 +237,12 @@ func handleSystemRegister(_ v: VCPU, _ esr: ExceptionSyndrome) {
     vm.lock.unlock()
     kick(vm, effects.kick, except: v.index)
     v.pc &+= esr.instructionLength
+    return
+  }
+  let pcBefore = v.pc
+  if handleDebugRegister(v, iss) || handleTrappedTime(v, iss) || handleSystemInstruction(v, iss) {
+    // Emulated: step over the MSR/MRS, unless an exception was injected instead.
+    if v.pc == pcBefore { v.pc &+= esr.instructionLength }
     return
   }
   vm.reportOnce(0x18 << 56 | UInt64(esr.iss), "vcpu\(v.index): \(iss.isRead ? "read of" : "write to") system register \(reg) (pc \(hex(v.pc))); injecting an undefined instruction")

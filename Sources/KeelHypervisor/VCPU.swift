@@ -3,6 +3,7 @@ import CKeelEL2
 import KeelArch
 import KeelPSCI
 import KeelVM
+import KeelTime
 
 /// The EL1 system-register state of a vCPU: what must be saved and restored when a host CPU
 /// switches between vCPUs. GPRs, PC, PSTATE and FP/SIMD live in `keel_vcpu_context`.
@@ -54,6 +55,11 @@ final class VCPU {
   /// List registers holding an interrupt this vCPU owns (bit n = LR n).
   var listRegistersInUse: UInt64 = 0
   var exits = ExitCounters()
+  /// The guest's MDSCR_EL1 (the hardware copy runs with TDCC clear; Debug.swift).
+  var mdscrShadow: UInt64 = 0
+  var debugShadow: [UInt32: UInt64] = [:]
+  /// The guest's physical timer in trapped-time mode (Time.swift).
+  var physicalTimer = GuestTimer()
   /// Host CPU this vCPU runs on and how to kick it.
   var hostMPIDR: UInt64 = 0
   var hostCPUMask: UInt8 = 0
@@ -92,6 +98,9 @@ final class VCPU {
     pstate = ProcessorState.el1hMasked
     el1 = EL1State()
     listRegistersInUse = 0
+    mdscrShadow = 0
+    debugShadow = [:]
+    physicalTimer = GuestTimer()
   }
 
   /// Make the guest take `exception` at its next instruction.

@@ -2,6 +2,8 @@
 import CKeelEL2
 import KeelArch
 import KeelDevices
+import KeelBackdoor
+import KeelTime
 import KeelPSCI
 import KeelVGIC
 import KeelVM
@@ -28,9 +30,20 @@ struct VGICLine: IRQLine {
   }
 }
 
-/// Guest console bytes go to the host console.
+/// Guest console bytes go to the host console: raw when Keel runs one VM (so an interactive
+/// shell echoes at once), as whole lines prefixed with `[name] ` when several share it.
 struct HostConsoleSink: ByteSink {
-  mutating func write(_ byte: UInt8) { Console.guestByte(byte) }
+  unowned(unsafe) let vm: VM
+  mutating func write(_ byte: UInt8) {
+    guard Host.vms.count > 1 else { Console.guestByte(byte); return }
+    if byte == 13 { return }
+    vm.consoleLine.append(byte)
+    if byte == 10 || vm.consoleLine.count >= 160 {
+      if byte != 10 { vm.consoleLine.append(10) }
+      Console.guestLine(vm.name, vm.consoleLine)
+      vm.consoleLine.removeAll(keepingCapacity: true)
+    }
+  }
 }
 
 enum VMState: Equatable {
@@ -56,15 +69,31 @@ final class VM {
   /// vCPUs to kick once the lock is dropped (bit n = vCPU n).
   var pendingKicks: UInt64 = 0
   /// CNTVOFF_EL2: the guest's virtual counter starts near zero when the VM is created.
-  let counterOffset: UInt64
+  var counterOffset: UInt64
   /// Faults already reported, so a hostile guest cannot flood the console.
   var reported: [UInt64] = []
   /// Set at the first exit taken from EL0: the boot has reached user space (init).
   var reachedUserspace = false
 
-  init(id: Int, layout: GuestLayout, ramHostBase: UInt64, gic: KeelVGIC.GICVersion, vcpuCount: Int, ipaBits: Int) throws(Stage2Error) {
+  let definition: VMDefinition
+  /// Host CPU slot of vCPU 0; vCPU n runs on slot firstSlot + n.
+  let firstSlot: Int
+  /// Paused from the management console: vCPUs wait in Keel, guest time stands still.
+  var paused = false
+  var pausedAtCount: UInt64 = 0
+  /// Trapped-time mode: the guest's physical counter, derived from the host's (Time.swift).
+  var clock: GuestClock? = nil
+  var consoleLine: [UInt8] = []
+  var backdoor: Backdoor<VMBackdoorHost>! = nil
+
+  var guestCounterFrequency: UInt64 { definition.timeMode == .trapped ? (definition.timeFrequency ?? keel_read_cntfrq_el0()) : keel_read_cntfrq_el0() }
+
+  init(id: Int, definition: VMDefinition, layout: GuestLayout, ramHostBase: UInt64, gic: KeelVGIC.GICVersion, firstSlot: Int, ipaBits: Int) throws(Stage2Error) {
+    let vcpuCount = definition.cpus
     self.id = id
-    self.name = "vm\(id)"
+    self.definition = definition
+    self.firstSlot = firstSlot
+    self.name = String(decoding: definition.name, as: UTF8.self)
     self.layout = layout
     self.ramHostBase = ramHostBase
     self.gicVersion = gic
@@ -75,8 +104,12 @@ final class VM {
     vgic = VGIC(version: gic, affinities: affinities)
     counterOffset = keel_read_cntpct_el0()
     try stage2.map(ipa: layout.ram.base, to: PA(ramHostBase), size: layout.ram.size, .normal)
-    uart = PL011(irq: VGICLine(vm: self), out: HostConsoleSink())
+    uart = PL011(irq: VGICLine(vm: self), out: HostConsoleSink(vm: self))
     for i in 0..<vcpuCount { vcpus.append(VCPU(index: i, vm: self)) }
+    if definition.timeMode == .trapped {
+      clock = GuestClock(hostHz: keel_read_cntfrq_el0(), guestHz: guestCounterFrequency, hostNow: keel_read_cntpct_el0())
+    }
+    backdoor = makeBackdoor(for: self)
   }
 
   /// Host address of guest RAM at `ipa`, if the whole range is RAM.

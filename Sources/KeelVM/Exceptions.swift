@@ -8,6 +8,10 @@ public enum GuestException: Equatable, Sendable {
   case instructionAbort(address: UInt64)
   /// Undefined instruction: an unknown or forbidden system register, an unsupported call.
   case undefined
+  /// The trapped MSR/MRS the guest's own configuration routes to EL1 (for example an EL0 access
+  /// to the debug communication channel while the guest's MDSCR_EL1.TDCC is set), as if Keel
+  /// had not intercepted it first.
+  case systemRegisterTrap(iss: UInt32)
 }
 
 /// The EL1 register values that deliver a `GuestException` (Arm ARM D1.10, "Exception entry").
@@ -35,6 +39,9 @@ public struct ExceptionEntry: Equatable, Sendable {
       farEL1 = address
     case .undefined:
       esrEL1 = il
+      farEL1 = nil
+    case .systemRegisterTrap(let iss):
+      esrEL1 = 0x18 << 26 | il | UInt64(iss & 0x1FF_FFFF)
       farEL1 = nil
     }
     self.pc = vbar & ~0x7FF | vectorOffset

@@ -8,7 +8,7 @@ struct Keel: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "keel",
     abstract: "Run guests under the Keel hypervisor on QEMU's emulated arm64 machine.",
-    subcommands: [Run.self])
+    subcommands: [Run.self, GuestInfoCommand.self, PauseCommand.self, ResumeCommand.self])
 
   /// Usage errors exit 2 (not ArgumentParser's 64), the same as invalid input found later.
   static func main() {
@@ -26,9 +26,15 @@ struct Keel: ParsableCommand {
   }
 }
 
+extension GuestFlavour: ExpressibleByArgument {}
+
 struct Run: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Boot a guest (default: Debian's arm64 kernel with Keel's busybox initramfs).")
+    abstract: "Boot a guest (default: Debian's arm64 kernel with Keel's busybox initramfs), or the VMs of .vmx files.",
+    discussion: "With .vmx files, each file is one VM and only machine-wide options apply (--gic, --host-cpus, --timeout, --deterministic, --hypervisor).")
+
+  @Argument(help: "VM configuration files (VMware .vmx syntax with keel.* keys), one VM each.")
+  var configurations: [String] = []
 
   @Option(help: "Guest kernel: arm64 Linux Image, aarch64 ELF, or raw binary with --load-address.")
   var kernel: String?
@@ -38,10 +44,10 @@ struct Run: ParsableCommand {
   var initrd: String?
   @Option(help: "Extra guest kernel command line, after \"\(QEMUCommand.defaultGuestCommandLine)\".")
   var append: String?
-  @Option(help: "Guest vCPUs.")
-  var cpus: Int = 1
-  @Option(help: "Guest memory in MiB.")
-  var memory: Int = RunLimits.defaultMemoryMiB
+  @Option(help: "Guest vCPUs (default: 1).")
+  var cpus: Int?
+  @Option(help: "Guest memory in MiB (default: \(RunLimits.defaultMemoryMiB)).")
+  var memory: Int?
   @Option(help: "GIC version of the machine: 2 or 3.")
   var gic: Int = 3
   @Option(help: "Physical CPUs of the emulated machine (default: --cpus, at most \(RunLimits.maxHostCPUs)).")
@@ -54,6 +60,8 @@ struct Run: ParsableCommand {
   var bare = false
   @Option(help: "Hypervisor ELF to use instead of building KeelHypervisor.")
   var hypervisor: String?
+  @Option(help: "Guest initramfs to build: default (busybox) or tools (plus Debian's open-vm-tools).")
+  var guest: GuestFlavour = .default
   @Flag(name: .shortAndLong, help: "More log output (repeat for trace).")
   var verbose: Int
 
@@ -75,9 +83,25 @@ struct Run: ParsableCommand {
       }
     }
     let options = RunOptions(
-      kernel: kernel, loadAddress: load, initrd: initrd, append: append, cpus: cpus, memoryMiB: memory,
+      kernel: kernel, loadAddress: load, initrd: initrd, append: append, cpus: cpus ?? 1, memoryMiB: memory ?? RunLimits.defaultMemoryMiB,
       gic: gic, hostCPUs: hostCpus, timeoutSeconds: timeout, deterministic: deterministic, bare: bare,
-      hypervisor: hypervisor)
+      hypervisor: hypervisor, guest: guest)
+    if !configurations.isEmpty {
+      let perVM: [(String, Bool)] = [
+        ("--kernel", kernel != nil), ("--load-address", loadAddress != nil), ("--initrd", initrd != nil),
+        ("--append", append != nil), ("--cpus", cpus != nil), ("--memory", memory != nil), ("--bare", bare),
+        ("--guest", guest != .default),
+      ]
+      if let flag = perVM.first(where: \.1)?.0 {
+        FileHandle.standardError.write(Data("keel: \(flag) describes a VM; with .vmx files, set it in the file instead\n".utf8))
+        throw ExitCode(2)
+      }
+      let code = ConfigurationLauncher(
+        paths: configurations, options: options, executablePath: CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0] : executablePath(),
+        environment: ProcessInfo.processInfo.environment, logger: logger).run()
+      if code != 0 { throw ExitCode(code) }
+      return
+    }
     let launcher = Launcher(
       options: options, executablePath: CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0] : executablePath(),
       environment: ProcessInfo.processInfo.environment, logger: logger)

@@ -115,4 +115,42 @@ import Testing
     #expect(m.stop == .other("halted by cosmic ray"))
     #expect(m.verdict(.exited(0)).exitCode != 0)
   }
+
+  func monitor(_ text: String, vms: [String]) -> ConsoleMonitor {
+    var m = ConsoleMonitor(mode: .keel, vmNames: vms)
+    _ = m.feed(Array(text.utf8))
+    _ = m.finish()
+    return m
+  }
+
+  @Test func severalVMsSucceedOnlyWhenAllPowerOff() {
+    let one = monitor("keel: web: stopped: poweroff\n", vms: ["web", "db"])
+    #expect(!one.isFinished)
+    #expect(one.runningVMs == ["db"])
+    #expect(one.verdict(.timedOut(seconds: 5)).exitCode == RunVerdict.timeout)
+    #expect(one.verdict(.exited(0)).reason == "qemu-system-aarch64 exited before every VM stopped (still running: db)")
+    let both = monitor("keel: web: stopped: poweroff\nkeel: db: stopped: poweroff\n", vms: ["web", "db"])
+    #expect(both.isFinished)
+    #expect(both.verdict(.exited(0)) == RunVerdict(exitCode: 0, reason: nil))
+  }
+
+  @Test func indexAliasesNameTheVM() {
+    let m = monitor("keel: vm1: stopped: poweroff\nkeel: vm0: stopped: poweroff\n", vms: ["web", "db"])
+    #expect(m.stops == ["web": .poweroff, "db": .poweroff])
+    #expect(m.verdict(.exited(0)).exitCode == 0)
+  }
+
+  @Test func oneFailingVMFailsTheRunAndIsNamed() {
+    let m = monitor("keel: db: stopped: fault bad EC\nkeel: web: stopped: poweroff\n", vms: ["web", "db"])
+    #expect(m.isFinished)
+    #expect(m.verdict(.exited(0)) == RunVerdict(exitCode: RunVerdict.guestFailure, reason: "db: guest fault: bad EC"))
+    // Without waiting for the others.
+    let early = monitor("keel: db: stopped: reset\n", vms: ["web", "db"])
+    #expect(early.verdict(.timedOut(seconds: 1)).reason == "db: guest reset")
+  }
+
+  @Test func managementRepliesAreNotStops() {
+    let m = monitor("keel: mgmt: ok stopped: poweroff\nkeel: mgmt: error x\n", vms: ["vm0"])
+    #expect(m.stop == nil)
+  }
 }

@@ -72,6 +72,11 @@ KEEL_SYSREG(cntv_ctl_el0, cntv_ctl_el0)
 KEEL_SYSREG(cntv_cval_el0, cntv_cval_el0)
 KEEL_SYSREG(csselr_el1, csselr_el1)
 KEEL_SYSREG(mdscr_el1, mdscr_el1)
+KEEL_SYSREG(cntp_ctl_el0, cntp_ctl_el0)
+KEEL_SYSREG(cntp_cval_el0, cntp_cval_el0)
+KEEL_SYSREG(pmcr_el0, pmcr_el0)
+KEEL_SYSREG(dczid_el0, dczid_el0)
+KEEL_SYSREG(actlr_el1, actlr_el1)
 KEEL_SYSREG(mpidr_el1, mpidr_el1)
 KEEL_SYSREG(midr_el1, midr_el1)
 KEEL_SYSREG(cntpct_el0, cntpct_el0)
@@ -155,6 +160,19 @@ static inline void keel_sync_code(uint64_t start, uint64_t size) {
   for (uint64_t a = start & ~63ull; a < start + size; a += 64) __asm__ volatile("dc cvac, %0" :: "r"(a) : "memory");
   __asm__ volatile("dsb ish\n\tic ialluis\n\tdsb ish\n\tisb" ::: "memory");
 }
+
+/// Stage 1+2 translation of a guest virtual address for a write, as the guest's EL0 or EL1
+/// would see it; returns PAR_EL1 (bit 0 set: the translation faulted).
+static inline uint64_t keel_translate_guest_write(uint64_t va, int el0) {
+  uint64_t saved, par;
+  __asm__ volatile("mrs %0, par_el1" : "=r"(saved));
+  if (el0) __asm__ volatile("at s12e0w, %0" :: "r"(va) : "memory");
+  else __asm__ volatile("at s12e1w, %0" :: "r"(va) : "memory");
+  __asm__ volatile("isb\n\tmrs %0, par_el1" : "=r"(par) :: "memory");
+  __asm__ volatile("msr par_el1, %0" :: "r"(saved));
+  return par;
+}
+static inline void keel_dc_zva(uint64_t pa) { __asm__ volatile("dc zva, %0" :: "r"(pa) : "memory"); }
 
 /// SMCCC call to the firmware (QEMU's PSCI) through SMC or HVC.
 static inline uint64_t keel_smc(uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3) {

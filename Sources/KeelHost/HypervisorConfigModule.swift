@@ -1,0 +1,126 @@
+/// The value escaping of the CLI↔hypervisor protocols (docs: /work/notes/protocols.md, v1):
+/// `\\`, `\n`, `\t`, and `\s` for a space at either end (inner spaces stay literal), so a value
+/// is always the rest of one line and survives the hypervisor's whitespace trimming.
+public enum GuestInfoEscaping {
+  public static func escape(_ value: String) -> String {
+    let bytes = Array(value.utf8)
+    let firstInner = bytes.firstIndex { $0 != UInt8(ascii: " ") } ?? bytes.count
+    let lastInner = bytes.lastIndex { $0 != UInt8(ascii: " ") } ?? -1
+    var out: [UInt8] = []
+    for (index, byte) in bytes.enumerated() {
+      switch byte {
+      case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+      case UInt8(ascii: "\n"): out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+      case UInt8(ascii: "\t"): out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+      case UInt8(ascii: " ") where index < firstInner || index > lastInner: out += [UInt8(ascii: "\\"), UInt8(ascii: "s")]
+      default: out.append(byte)
+      }
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  /// Lenient: an unknown escape is kept as written, so nothing the hypervisor sends is lost.
+  public static func unescape(_ text: String) -> String {
+    var out: [UInt8] = []
+    var bytes = Array(text.utf8)[...]
+    while let byte = bytes.popFirst() {
+      guard byte == UInt8(ascii: "\\"), let next = bytes.first else { out.append(byte); continue }
+      switch next {
+      case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\"))
+      case UInt8(ascii: "n"): out.append(UInt8(ascii: "\n"))
+      case UInt8(ascii: "t"): out.append(UInt8(ascii: "\t"))
+      case UInt8(ascii: "s"): out.append(UInt8(ascii: " "))
+      default: out += [byte, next]
+      }
+      bytes = bytes.dropFirst()
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  /// A byte the protocols cannot carry even escaped: control characters other than tab and
+  /// newline (0x1C would start a management command, NUL would end the config module), and DEL.
+  public static func forbiddenByte(in value: String) -> UInt8? {
+    value.utf8.first { ($0 < 0x20 && $0 != UInt8(ascii: "\t") && $0 != UInt8(ascii: "\n")) || $0 == 0x7F }
+  }
+}
+
+/// The text file `keel run` loads next to the hypervisor to describe the VMs (protocols.md,
+/// "Hypervisor configuration module"). Kernels and initrds are referred to by load address.
+public enum HypervisorConfigModule {
+  public static let maxSize = 64 * 1024
+
+  public enum Problem: Error, Equatable, CustomStringConvertible {
+    case tooLarge(Int)
+    public var description: String {
+      switch self {
+      case .tooLarge(let size): return "the hypervisor configuration is \(size) bytes; at most \(maxSize) fit (less guestinfo?)"
+      }
+    }
+  }
+
+  public static func text(vms: [VMConfiguration], layout: MachineLayout) -> String {
+    var lines = ["# keel hypervisor configuration v1"]
+    for (index, vm) in vms.enumerated() {
+      lines.append("vm \(vm.name)")
+      lines.append("cpus \(vm.cpus)")
+      lines.append("memory \(vm.memoryMiB)")
+      lines.append("kernel \(hex(layout.kernelAddresses[index]))")
+      if let initrd = layout.initrdAddresses[index] { lines.append("initrd \(hex(initrd))") }
+      if let load = vm.loadAddress { lines.append("load \(hex(load))") }
+      if vm.timeMode != .passthrough { lines.append("time.mode \(vm.timeMode.rawValue)") }
+      if let hz = vm.timeFrequencyHz { lines.append("time.frequency \(hz)") }
+      if let node = vm.hypervisorNode { lines.append("hypervisor-node \(node)") }
+      for entry in vm.guestInfo {
+        let value = GuestInfoEscaping.escape(entry.value)
+        lines.append(value.isEmpty ? "guestinfo \(entry.key)" : "guestinfo \(entry.key) \(value)")
+      }
+      lines.append("end")
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// The file as loaded: UTF-8 with a terminating NUL.
+  public static func bytes(vms: [VMConfiguration], layout: MachineLayout) throws(Problem) -> [UInt8] {
+    let bytes = Array(text(vms: vms, layout: layout).utf8) + [0]
+    guard bytes.count <= maxSize else { throw .tooLarge(bytes.count) }
+    return bytes
+  }
+}
+
+/// Where everything sits in the emulated machine's RAM for a run of several VMs: the hypervisor
+/// below 0x4400_0000, then each VM's kernel and initrd blobs on 2 MiB boundaries in VM order,
+/// then the configuration module, then room for all guests' RAM.
+public struct MachineLayout: Equatable, Sendable {
+  public struct Blobs: Equatable, Sendable {
+    public var kernelSize: UInt64
+    public var initrdSize: UInt64?
+    public var memoryMiB: Int
+    public init(kernelSize: UInt64, initrdSize: UInt64?, memoryMiB: Int) {
+      self.kernelSize = kernelSize; self.initrdSize = initrdSize; self.memoryMiB = memoryMiB
+    }
+  }
+
+  public private(set) var kernelAddresses: [UInt64] = []
+  public private(set) var initrdAddresses: [UInt64?] = []
+  public private(set) var configAddress: UInt64 = 0
+  public private(set) var hostMemoryMiB: Int = 0
+
+  public init(vms: [Blobs]) {
+    var next = RunLimits.kernelBlobAddress
+    for vm in vms {
+      kernelAddresses.append(next)
+      next += HostLayout.roundUp(vm.kernelSize)
+      if let size = vm.initrdSize {
+        initrdAddresses.append(next)
+        next += HostLayout.roundUp(size)
+      } else {
+        initrdAddresses.append(nil)
+      }
+    }
+    configAddress = next
+    next += HostLayout.roundUp(UInt64(HypervisorConfigModule.maxSize))
+    let blobsMiB = Int((next - RunLimits.kernelBlobAddress) >> 20)
+    let guestsMiB = vms.reduce(0) { $0 + $1.memoryMiB }
+    hostMemoryMiB = RunLimits.hostReserveMiB + blobsMiB + guestsMiB + RunLimits.hostReserveMiB
+  }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import Logging
+
+/// Errors that mean "the input was wrong": reported as one `keel:` line, exit status 2,
+/// and QEMU is never started.
+public protocol KeelUsageError: Error, CustomStringConvertible {}
+
+extension VMXError: KeelUsageError {}
+extension MachineConfigurationCheck.Problem: KeelUsageError {}
+extension HypervisorConfigModule.Problem: KeelUsageError {}
+extension ManagementError: KeelUsageError {}
+
+/// Machine-wide problems of a multi-VM run.
+public enum MachineRunError: KeelUsageError, Equatable {
+  case cpusExceedHostCPUs(vm: String, cpus: Int, hostCPUs: Int)
+  case memoryTooLarge(totalMiB: Int, hostMiB: Int)
+
+  public var description: String {
+    switch self {
+    case .cpusExceedHostCPUs(let vm, let cpus, let host):
+      return "\(vm) has \(cpus) vCPUs but the machine has \(host) physical CPUs (--host-cpus)"
+    case .memoryTooLarge(let total, let host):
+      return "the VMs need \(total) MiB of host memory with their images; the emulated machine has at most \(host) MiB"
+    }
+  }
+}
+
+extension Launcher {
+  /// The one path by which Keel boots VMs: config module, QEMU, console with management channel.
+  /// - Parameter strictNames: a VM name already served by another `keel run` is an error
+  ///   (`.vmx` runs) rather than a warning (flag runs, which are all called `vm0`).
+  func bootKeel(_ vms: [BootVM], options: RunOptions, root: String?, progress: @escaping @Sendable (String) -> Void, strictNames: Bool) throws -> Int32 {
+    let configurations = vms.map(\.configuration)
+    try MachineConfigurationCheck.check(configurations)
+    let hostCPUs = options.hostCPUs ?? QEMUCommand.defaultHostCPUs(for: configurations)
+    guard (1...RunLimits.maxHostCPUs).contains(hostCPUs) else { throw RunValidationError.hostCPUsOutOfRange(hostCPUs) }
+    for vm in configurations where vm.cpus > hostCPUs {
+      if vms.count == 1 { throw RunValidationError.cpusExceedHostCPUs(cpus: vm.cpus, hostCPUs: hostCPUs) }
+      throw MachineRunError.cpusExceedHostCPUs(vm: vm.name, cpus: vm.cpus, hostCPUs: hostCPUs)
+    }
+    let layout = MachineLayout(vms: vms.map(\.blobs))
+    guard layout.hostMemoryMiB <= RunLimits.maxHostMemoryMiB else {
+      throw MachineRunError.memoryTooLarge(totalMiB: layout.hostMemoryMiB, hostMiB: RunLimits.maxHostMemoryMiB)
+    }
+    let config = try HypervisorConfigModule.bytes(vms: configurations, layout: layout)
+
+    let management = try ManagementServer(vms: configurations.map(\.name), environment: environment, strict: strictNames)
+    defer { management.close() }
+
+    try ensureQEMU(progress: progress)
+    let hypervisor = try options.hypervisor ?? HypervisorImage(root: root!, progress: progress).ensureBuilt()
+    let configURL = FileManager.default.temporaryDirectory.appendingPathComponent("keel-config-\(getpid())-\(UUID().uuidString).txt")
+    try Data(config).write(to: configURL)
+    defer { try? FileManager.default.removeItem(at: configURL) }
+    logger.debug("hypervisor configuration:\n\(String(decoding: config.dropLast(), as: UTF8.self))")
+
+    let command = QEMUCommand.keel(
+      hypervisor: hypervisor, vms: vms, layout: layout, configFile: configURL.path, hostCPUs: hostCPUs, options: options)
+    logger.info("\(QEMUCommand.executable) \(command.arguments.map(Self.shellQuoted).joined(separator: " "))")
+
+    let session = ConsoleSession(
+      executable: QEMUCommand.executable, arguments: command.arguments, mode: .keel, timeoutSeconds: options.timeoutSeconds)
+    session.vmNames = configurations.map(\.name)
+    session.management = management
+    if vms.count == 1, case .file(let path) = configurations[0].serial { session.consoleCopyPath = path }
+    let logger = self.logger
+    session.onStart = { pid in logger.debug("qemu pid \(pid)") }
+    let result = try session.run()
+    if let reason = result.verdict.reason { report(reason) }
+    return result.verdict.exitCode
+  }
+}
+
+/// `keel run A.vmx [B.vmx …]`: every file is one VM; machine-wide settings come from `options`
+/// (GIC, host CPUs, timeout, determinism, hypervisor image).
+public struct ConfigurationLauncher {
+  public var paths: [String]
+  public var options: RunOptions
+  public var executablePath: String
+  public var environment: [String: String]
+  public var logger: Logger
+
+  public init(paths: [String], options: RunOptions, executablePath: String, environment: [String: String], logger: Logger) {
+    self.paths = paths; self.options = options; self.executablePath = executablePath
+    self.environment = environment; self.logger = logger
+  }
+
+  /// Reads and validates one `.vmx` file. Relative paths are taken from the file's folder.
+  public static func load(path: String) throws(VMXError) -> VMConfiguration {
+    let url = URL(fileURLWithPath: path)
+    let fileName = url.lastPathComponent
+    guard let data = FileManager.default.contents(atPath: path) else {
+      let reason = FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file"
+      throw VMXError(fileName: path, line: nil, key: nil, message: reason)
+    }
+    guard data.count <= 1 << 20 else { throw VMXError(fileName: fileName, line: nil, key: nil, message: "file is larger than 1 MiB; not a .vmx file?") }
+    let file = try VMXFile.parse(bytes: [UInt8](data), fileName: fileName)
+    let baseName = fileName.hasSuffix(".vmx") ? String(fileName.dropLast(4)) : fileName
+    return try VMConfiguration(vmx: file, directory: url.deletingLastPathComponent().path, defaultName: baseName)
+  }
+
+  public func run() -> Int32 {
+    let launcher = Launcher(options: options, executablePath: executablePath, environment: environment, logger: logger)
+    do {
+      return try launch(launcher)
+    } catch let error as KeelUsageError {
+      launcher.report(error.description)
+      return RunVerdict.usage
+    } catch let error as RunValidationError {
+      launcher.report(error.description)
+      return RunVerdict.usage
+    } catch {
+      launcher.report("\(error)")
+      return RunVerdict.guestFailure
+    }
+  }
+
+  func launch(_ launcher: Launcher) throws -> Int32 {
+    try options.checkLimits()
+    if let hypervisor = options.hypervisor { try Launcher.checkReadable(hypervisor) }
+    var loaded: [(file: String, vm: VMConfiguration)] = []
+    for path in paths { loaded.append((URL(fileURLWithPath: path).lastPathComponent, try Self.load(path: path))) }
+    try MachineConfigurationCheck.check(loaded.map(\.vm))
+    // Every user-named file is checked before anything slow (downloads, builds) happens.
+    for (file, vm) in loaded {
+      for (key, path) in [("keel.kernel", vm.kernel), ("keel.initrd", vm.initrd)] {
+        guard let path else { continue }
+        do { try Launcher.checkReadable(path) } catch {
+          throw VMXError(fileName: file, line: nil, key: key, message: error.description)
+        }
+      }
+    }
+
+    let progress: @Sendable (String) -> Void = { line in writeAll(STDERR_FILENO, Array("keel: \(line)\n".utf8)) }
+    let root = PackageRoot.locate(executablePath: executablePath, environment: environment)
+    let needsRoot = loaded.contains { $0.vm.kernel == nil } || options.hypervisor == nil
+    if needsRoot && root == nil {
+      throw KeelHostError.setup("cannot find the Keel package root from \(executablePath); set KEEL_ROOT")
+    }
+    var defaultKernel: String?
+    var defaultInitramfs: String?
+
+    var vms: [BootVM] = []
+    for (file, vm) in loaded {
+      var kernelPath = vm.kernel
+      var initrdPath = vm.initrd
+      if kernelPath == nil, let root {
+        let guest = DefaultGuest(root: root, cache: DefaultGuest.cacheDirectory(environment: environment), progress: progress)
+        if defaultKernel == nil { defaultKernel = try guest.kernel() }
+        kernelPath = defaultKernel
+        if initrdPath == nil {
+          if defaultInitramfs == nil { defaultInitramfs = try guest.initramfs() }
+          initrdPath = defaultInitramfs
+        }
+      }
+      guard let kernelPath else { throw KeelHostError.setup("no kernel") }
+      let kernel = try Launcher.readFile(kernelPath)
+      let initrdSize = try initrdPath.map { UInt64(try Launcher.fileSize($0)) }
+      let guestOptions = RunOptions(loadAddress: vm.loadAddress, cpus: vm.cpus, memoryMiB: vm.memoryMiB)
+      let placement: GuestPlacement
+      do {
+        placement = try GuestImageCheck.check(
+          kernel: kernel, kernelPath: kernelPath, initrdSize: initrdSize, initrdPath: initrdPath, options: guestOptions)
+      } catch {
+        throw VMXError(fileName: file, line: nil, key: nil, message: error.description)
+      }
+      logger.debug("\(vm.name): \(placement.plan.format) entry \(hex(placement.plan.entry)), \(kernel.count) bytes")
+      vms.append(BootVM(
+        configuration: vm, kernelPath: kernelPath, initrdPath: initrdPath,
+        kernelSize: placement.kernelFileSize, initrdSize: placement.initrdFileSize))
+    }
+    return try launcher.bootKeel(vms, options: options, root: root, progress: progress, strictNames: true)
+  }
+}

@@ -1,0 +1,53 @@
+#if os(none)
+import CKeelEL2
+import KeelArch
+import KeelBackdoor
+import KeelVM
+
+/// Debug-register accesses, all trapped by MDCR_EL2.TDA so that the VMware backdoor's EL0
+/// `MRS XZR, MDCCSR_EL0` reaches Keel (docs/backdoor.md). Linux sets MDSCR_EL1.TDCC, which
+/// would otherwise send that EL0 access to the guest kernel first: Keel keeps the guest's
+/// MDSCR_EL1 in a shadow and runs the hardware with TDCC clear, and gives the guest kernel the
+/// trap it asked for whenever the access is not a backdoor call.
+enum DebugRegister {
+  static let mdscr = SystemRegisterEncoding(op0: 2, op1: 0, crn: 0, crm: 2, op2: 2)
+  static let mdccsr = SystemRegisterEncoding(op0: 2, op1: 3, crn: 0, crm: 1, op2: 0)
+  static let tdcc: UInt64 = 1 << 12
+
+  /// The debug communication channel registers EL0 may reach (MDCCSR_EL0, DBGDTR*_EL0).
+  static func isDCC(_ r: SystemRegisterEncoding) -> Bool { r.op0 == 2 && r.op1 == 3 && r.crn == 0 }
+}
+
+/// Returns false for registers that are not debug registers.
+func handleDebugRegister(_ v: VCPU, _ iss: SystemRegisterISS) -> Bool {
+  let reg = iss.encoding
+  guard reg.op0 == 2 else { return false }
+  if reg == DebugRegister.mdccsr && iss.isRead && BackdoorABI.isBackdoorMarker(x7: v.gpr(7)) && runBackdoor(v) {
+    return true
+  }
+  let fromEL0 = ProcessorState.exceptionLevel(v.pstate) == 0
+  if DebugRegister.isDCC(reg) && fromEL0 && v.mdscrShadow & DebugRegister.tdcc != 0 {
+    // What the guest kernel configured: EL0 DCC access traps to EL1 (Linux sends SIGILL).
+    v.inject(.systemRegisterTrap(iss: iss.raw))
+    return true
+  }
+  if reg == DebugRegister.mdscr {
+    if iss.isRead {
+      v.setGPR(iss.register, v.mdscrShadow)
+    } else {
+      v.mdscrShadow = v.gpr(iss.register)
+      keel_write_mdscr_el1(v.mdscrShadow & ~DebugRegister.tdcc)
+    }
+  } else {
+    // Breakpoint/watchpoint and claim registers: kept per vCPU, read back as written, not
+    // armed in hardware (guest hardware debugging is not supported yet). DCC reads as zero.
+    let key = UInt32(reg.op1) << 16 | UInt32(reg.crn) << 8 | UInt32(reg.crm) << 4 | UInt32(reg.op2)
+    if iss.isRead {
+      v.setGPR(iss.register, DebugRegister.isDCC(reg) ? 0 : (v.debugShadow[key] ?? 0))
+    } else if !DebugRegister.isDCC(reg) {
+      v.debugShadow[key] = v.gpr(iss.register)
+    }
+  }
+  return true
+}
+#endif
