@@ -7,7 +7,7 @@ import PackageDescription
 
 /// Portable modules: no Foundation, typed throws, no existentials of value protocols.
 /// They compile into the EL2 image and into host test targets.
-let portable: [Target.Dependency] = ["KeelArch", "KeelFDT", "KeelDevices", "KeelLoader", "KeelVGIC", "KeelPSCI", "KeelVM", "KeelBackdoor", "KeelTime"]
+let portable: [Target.Dependency] = ["KeelArch", "KeelFDT", "KeelDevices", "KeelLoader", "KeelVGIC", "KeelPSCI", "KeelVM", "KeelBackdoor", "KeelTime", "KeelSched"]
 
 let package = Package(
   name: "Keel",
@@ -30,6 +30,7 @@ let package = Package(
     .target(name: "KeelPSCI", dependencies: ["KeelArch"]),
     .target(name: "KeelBackdoor"),
     .target(name: "KeelTime"),
+    .target(name: "KeelSched"),
     .target(name: "KeelVM", dependencies: ["KeelArch", "KeelFDT", "KeelDevices", "KeelLoader", "KeelVGIC", "KeelPSCI"]),
 
     // Thin hardware shell (EL2 only; preprocesses to nothing on the host).
@@ -58,6 +59,7 @@ let package = Package(
     .testTarget(name: "KeelVMTests", dependencies: ["KeelVM"]),
     .testTarget(name: "KeelBackdoorTests", dependencies: ["KeelBackdoor"]),
     .testTarget(name: "KeelTimeTests", dependencies: ["KeelTime"]),
+    .testTarget(name: "KeelSchedTests", dependencies: ["KeelSched"]),
     .testTarget(name: "KeelHostTests", dependencies: ["KeelHost"]),
     .testTarget(name: "KeelSystemTests", dependencies: ["KeelHost"]),
   ]

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Builds the bare-metal test guests: Guests/build.sh OUTDIR  ->  OUTDIR/hostile.elf
-# Overridable: CLANG, LLD, HOSTILE_CFLAGS (e.g. -DHOSTILE_DEFAULT_RAM_MIB=128).
+# Builds the bare-metal test guests: Guests/build.sh OUTDIR  ->  OUTDIR/hostile.elf, OUTDIR/microbench.elf
+# Overridable: CLANG, LLD, HOSTILE_CFLAGS (e.g. -DHOSTILE_DEFAULT_RAM_MIB=128),
+# MICROBENCH_CFLAGS (e.g. -DMICROBENCH_ITERATIONS=100000).
 set -eu
 out=${1:?usage: Guests/build.sh OUTDIR}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,8 +13,9 @@ trap 'rm -rf "$obj"' EXIT
 
 # -mgeneral-regs-only: CPACR_EL1 traps FP/SIMD at reset, and the guest never enables it.
 # -mstrict-align: with the MMU off every data access is Device memory, where unaligned accesses fault.
-CFLAGS="--target=aarch64-none-elf -ffreestanding -nostdlib -fno-builtin -mgeneral-regs-only -mstrict-align
-        -fno-stack-protector -fno-pic -O2 -Wall -Wextra -Werror ${HOSTILE_CFLAGS:-}"
+BASE_CFLAGS="--target=aarch64-none-elf -ffreestanding -nostdlib -fno-builtin -mgeneral-regs-only -mstrict-align
+        -fno-stack-protector -fno-pic -O2 -Wall -Wextra -Werror"
+CFLAGS="$BASE_CFLAGS ${HOSTILE_CFLAGS:-}"
 
 # shellcheck disable=SC2086
 "$CLANG" $CFLAGS -c "$here/hostile/start.S" -o "$obj/start.o"
@@ -22,3 +24,11 @@ CFLAGS="--target=aarch64-none-elf -ffreestanding -nostdlib -fno-builtin -mgenera
 "$LLD" -T "$here/hostile/link.ld" -static -nostdlib --no-dynamic-linker \
   "$obj/start.o" "$obj/hostile.o" -o "$out/hostile.elf"
 echo "built $out/hostile.elf"
+
+# shellcheck disable=SC2086
+"$CLANG" $BASE_CFLAGS ${MICROBENCH_CFLAGS:-} -c "$here/microbench/start.S" -o "$obj/mb-start.o"
+# shellcheck disable=SC2086
+"$CLANG" $BASE_CFLAGS ${MICROBENCH_CFLAGS:-} -c "$here/microbench/microbench.c" -o "$obj/microbench.o"
+"$LLD" -T "$here/microbench/link.ld" -static -nostdlib --no-dynamic-linker \
+  "$obj/mb-start.o" "$obj/microbench.o" -o "$out/microbench.elf"
+echo "built $out/microbench.elf"

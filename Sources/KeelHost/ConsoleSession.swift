@@ -57,10 +57,20 @@ public final class ConsoleSession {
     posix_spawn_file_actions_adddup2(&actions, outputPipe[1], STDOUT_FILENO)
     posix_spawn_file_actions_addclose(&actions, outputPipe[0])
 
+    // Whoever started keel may have blocked signals (Foundation's Process passes on its thread's
+    // mask); QEMU must still die of the SIGTERM keel sends it on detach.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var noSignals = sigset_t()
+    sigemptyset(&noSignals)
+    posix_spawnattr_setsigmask(&attributes, &noSignals)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+
     let argv = ([executable] + arguments).map { strdup($0) } + [nil]
     defer { for pointer in argv { free(pointer) } }
     var pid: pid_t = 0
-    let status = posix_spawnp(&pid, executable, &actions, nil, argv, environ)
+    let status = posix_spawnp(&pid, executable, &actions, &attributes, argv, environ)
     guard status == 0 else {
       throw KeelHostError.setup("cannot start \(executable): \(String(cString: strerror(status)))")
     }
@@ -232,6 +242,11 @@ enum ChildGuard {
   static func install(pid: pid_t) {
     childPID = pid
     signal(SIGPIPE, SIG_IGN)
+    // A blocked SIGTERM (inherited from whoever started keel) would leave QEMU and sockets behind.
+    var handled = sigset_t()
+    sigemptyset(&handled)
+    for sig in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&handled, sig) }
+    sigprocmask(SIG_UNBLOCK, &handled, nil)
     for sig in [SIGTERM, SIGINT, SIGHUP] {
       signal(sig) { sig in
         if ChildGuard.childPID > 0 { kill(ChildGuard.childPID, SIGKILL) }

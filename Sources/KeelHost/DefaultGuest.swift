@@ -53,7 +53,8 @@ public struct DefaultGuest {
     let initScript = try readBytes(root + "/Guests/initramfs/init")
     let helper = try readBytes(try buildHelper())
     let detector = try readBytes(try buildDetector())
-    return Self.initramfsArchive(initScript: initScript, busybox: busybox, helper: helper, detector: detector)
+    let bdbench = try readBytes(try buildBackdoorBenchmark())
+    return Self.initramfsArchive(initScript: initScript, busybox: busybox, helper: helper, detector: detector, bdbench: bdbench)
   }
 
   /// Stores the archive under its content key, so an unchanged guest is written once.
@@ -71,7 +72,7 @@ public struct DefaultGuest {
 
   /// The initramfs layout. /dev/console must exist before init runs, or init starts without stdio.
   public static func initramfsArchive(
-    initScript: [UInt8], busybox: [UInt8], helper: [UInt8], detector: [UInt8]? = nil
+    initScript: [UInt8], busybox: [UInt8], helper: [UInt8], detector: [UInt8]? = nil, bdbench: [UInt8]? = nil
   ) -> CPIOArchive {
     var archive = CPIOArchive()
     for dir in ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "root", "etc"] {
@@ -83,6 +84,7 @@ public struct DefaultGuest {
     archive.addSymlink("bin/sh", target: "busybox")
     archive.addFile("bin/keel-cntvct", contents: helper, mode: 0o755)
     if let detector { archive.addFile("bin/keel-detect", contents: detector, mode: 0o755) }
+    if let bdbench { archive.addFile("bin/keel-bdbench", contents: bdbench, mode: 0o755) }
     archive.addFile("init", contents: initScript, mode: 0o755)
     return archive
   }
@@ -169,6 +171,7 @@ public struct DefaultGuest {
 
   public static let helperSource = "Guests/initramfs/keel-cntvct.c"
   public static let detectorSource = "Guests/detect/keel-detect.c"
+  public static let backdoorBenchmarkSource = "Guests/microbench/keel-bdbench.c"
 
   static func clang() -> String {
     FileManager.default.isExecutableFile(atPath: "/opt/swift/usr/bin/clang") ? "/opt/swift/usr/bin/clang" : "clang"
@@ -186,6 +189,9 @@ public struct DefaultGuest {
   func buildHelper() throws -> String { try buildStaticProgram(Self.helperSource, name: "keel-cntvct") }
 
   func buildDetector() throws -> String { try buildStaticProgram(Self.detectorSource, name: "keel-detect") }
+
+  /// The backdoor round-trip benchmark run from guest user space (bench/traps.sh).
+  func buildBackdoorBenchmark() throws -> String { try buildStaticProgram(Self.backdoorBenchmarkSource, name: "keel-bdbench") }
 
   /// Builds a freestanding static arm64 program once per source content.
   func buildStaticProgram(_ relativeSource: String, name: String) throws -> String {

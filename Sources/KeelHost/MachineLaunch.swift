@@ -138,7 +138,7 @@ public struct ConfigurationLauncher {
       throw KeelHostError.setup("cannot find the Keel package root from \(executablePath); set KEEL_ROOT")
     }
     var defaultKernel: String?
-    var defaultInitramfs: String?
+    var defaultInitramfs: [GuestFlavour: String] = [:]
 
     var vms: [BootVM] = []
     for (file, vm) in loaded {
@@ -149,8 +149,8 @@ public struct ConfigurationLauncher {
         if defaultKernel == nil { defaultKernel = try guest.kernel() }
         kernelPath = defaultKernel
         if initrdPath == nil {
-          if defaultInitramfs == nil { defaultInitramfs = try guest.initramfs() }
-          initrdPath = defaultInitramfs
+          if defaultInitramfs[vm.guestFlavour] == nil { defaultInitramfs[vm.guestFlavour] = try guest.initramfs(flavour: vm.guestFlavour) }
+          initrdPath = defaultInitramfs[vm.guestFlavour]
         }
       }
       guard let kernelPath else { throw KeelHostError.setup("no kernel") }

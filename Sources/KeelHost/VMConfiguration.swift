@@ -26,6 +26,8 @@ public struct VMConfiguration: Equatable, Sendable {
   public var timeMode: TimeMode
   public var timeFrequencyHz: UInt64?
   public var hypervisorNode: String?
+  /// Which built-in guest to use when `keel.kernel` is absent (`keel.guest`).
+  public var guestFlavour: GuestFlavour = .default
   /// Keys without the `guestinfo.` prefix, in file order.
   public var guestInfo: [GuestInfoEntry]
   public var serial: Serial
@@ -145,6 +147,11 @@ extension VMConfiguration {
         guard (Self.minFrequencyHz...Self.maxFrequencyHz).contains(hz) else { throw fail(entry, "\(hz) Hz is out of range (1 MHz…1 GHz)") }
         timeFrequencyHz = hz
         frequencyEntry = entry
+      case "keel.guest":
+        guard let flavour = GuestFlavour(rawValue: entry.value) else {
+          throw fail(entry, "\(quoted(entry.value)) is not a built-in guest (\(GuestFlavour.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        guestFlavour = flavour
       case "keel.hypervisornode":
         guard (1...64).contains(entry.value.utf8.count),
           entry.value.utf8.allSatisfy({ VMXFile.isKeyByte($0) || $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "+") })

@@ -235,8 +235,13 @@ func createVM(_ def: VMDefinition, id: Int, firstSlot: Int, ram: inout GuestRAMA
   platform.bootargs = kernel.bootargs ?? "console=ttyAMA0"
   if let node = def.hypervisorNode { platform.hypervisorCompatible = String(decoding: node, as: UTF8.self) }
   if def.timeMode == .trapped {
+    // Only the physical timer is offered. Its counter (CNTPCT_EL0, trapped) runs at the VM's
+    // configured frequency. No `clock-frequency` is given, on purpose: arm64 Linux at EL1
+    // always takes its clocksource from CNTVCT_EL0, which cannot be trapped without FEAT_ECV, so
+    // telling it the physical rate would make its clock run at host/guest speed. It uses
+    // CNTFRQ_EL0 for both, keeps correct time, and re-arms its (scaled) physical timer when it
+    // fires early. docs/backdoor.md, "Guest time".
     platform.timerPPIs.physicalOnly = true
-    platform.timerPPIs.clockFrequency = UInt32(truncatingIfNeeded: vm.guestCounterFrequency)
   }
   if let initrd, let at = boot.initrdAddress {
     keel_copy_words(UnsafeMutableRawPointer(bitPattern: UInt(hostBase + (at - ramBase))),
@@ -362,6 +367,10 @@ func drainHostInterrupts(_ cpu: PerCPU) {
 /// (Management.swift), everything else to the focused VM's virtual UART.
 func receiveConsoleInput() {
   let base = Host.uartBase
+  // Clear the interrupt before draining, never after: a byte that arrives between the last read
+  // and a late clear would sit in the receive register with no interrupt, and with the FIFO off
+  // the UART accepts nothing more, so console input would stop for good.
+  MMIO.write32(base + 0x44, 0x7FF)
   while MMIO.read32(base + 0x18) & (1 << 4) == 0 {
     let byte = UInt8(truncatingIfNeeded: MMIO.read32(base))
     if Management.consume(byte) { continue }
@@ -374,7 +383,6 @@ func receiveConsoleInput() {
     vm.lock.unlock()
     kick(vm, kicks)
   }
-  MMIO.write32(base + 0x44, 0x7FF)
 }
 
 /// Wake the host CPUs of these vCPUs so they pick up new virtual interrupts.

@@ -145,8 +145,11 @@ extension SystemTests {
       func wait(_ process: Process, seconds: Double = 30) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning && Date() < deadline { usleep(50_000) }
-        if process.isRunning { process.terminate(); return false }
-        return true
+        guard process.isRunning else { return true }
+        // SIGKILL: the point is to never leave a keel (and its QEMU) behind.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return false
       }
 
       func cleanUp() { try? FileManager.default.removeItem(at: directory) }

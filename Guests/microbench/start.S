@@ -1,0 +1,179 @@
+// Entry, exception vectors and timed loops of the microbench guest (EL1h, MMU off).
+
+    .section .text.boot, "ax"
+    .global _start
+_start:
+    msr     daifset, #0xf
+    ldr     x1, =__stack_top
+    mov     sp, x1
+    ldr     x1, =microbench_vectors
+    msr     vbar_el1, x1
+    isb
+    ldr     x1, =__bss_start
+    ldr     x2, =__bss_end
+1:  cmp     x1, x2
+    b.hs    2f
+    str     xzr, [x1], #8
+    b       1b
+2:  bl      microbench_main
+3:  wfi
+    b       3b
+
+// Every vector calls  uint64_t microbench_exception(kind, esr, elr) -> ELR to return to.
+// Only the probes that decide whether an operation exists may fault (bare QEMU has no EL2, so
+// HVC #0x86 is undefined there); the handler counts the exception and skips the instruction.
+    .macro  vector kind
+    .balign 0x80
+    sub     sp, sp, #192
+    stp     x0, x1, [sp, #0]
+    mov     x0, #\kind
+    b       exception_common
+    .endm
+
+    .text
+    .balign 0x800
+microbench_vectors:
+    vector 0
+    vector 1
+    vector 2
+    vector 3
+    vector 4
+    vector 5
+    vector 6
+    vector 7
+    vector 8
+    vector 9
+    vector 10
+    vector 11
+    vector 12
+    vector 13
+    vector 14
+    vector 15
+
+exception_common:
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x30, [sp, #144]
+    mrs     x2, spsr_el1
+    str     x2, [sp, #168]
+    mrs     x1, esr_el1
+    mrs     x2, elr_el1
+    bl      microbench_exception
+    msr     elr_el1, x0
+    ldr     x3, [sp, #168]
+    orr     x3, x3, #(0xf << 6)     // an asynchronous exception must not come straight back
+    msr     spsr_el1, x3
+    ldp     x0, x1, [sp, #0]
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldp     x18, x30, [sp, #144]
+    add     sp, sp, #192
+    eret
+
+// Timed loops:  uint64_t mb_<name>(uint64_t iterations)  -> CNTVCT_EL0 ticks for all of them.
+// Loop state lives in callee-saved x19/x20, because the calls may clobber x0-x17 (SMCCC) and
+// the backdoor rewrites x0-x5. Each loop body is the operation plus SUBS/B.NE; the CNTVCT
+// baseline loop has the same overhead, so differences between rows are the operations' costs.
+    .macro  bench_begin name
+    .global mb_\name
+    .balign 64
+mb_\name:
+    stp     x19, x20, [sp, #-16]!
+    mov     x19, x0
+    isb
+    mrs     x20, cntvct_el0
+1:
+    .endm
+
+    .macro  bench_end
+    subs    x19, x19, #1
+    b.ne    1b
+    isb
+    mrs     x0, cntvct_el0
+    sub     x0, x0, x20
+    ldp     x19, x20, [sp], #16
+    ret
+    .endm
+
+    // GETVERSION (low-bandwidth IN, command 10) arguments.
+    .macro  getversion_args
+    movz    x0, #0x5868
+    movk    x0, #0x564d, lsl #16    // BDOOR_MAGIC
+    mov     x1, #0
+    mov     x2, #10                 // BDOOR_CMD_GETVERSION
+    mov     x3, #0x5658             // BDOOR_PORT
+    mov     x7, #0xe                // IN, with DX, 4 bytes
+    movk    x7, #0x86, lsl #32      // X86_IO_MAGIC marker for the MRS form
+    .endm
+
+bench_begin empty
+bench_end
+
+bench_begin cntvct
+    mrs     x0, cntvct_el0
+bench_end
+
+bench_begin cntpct
+    mrs     x0, cntpct_el0
+bench_end
+
+// PSCI_VERSION: a real SMCCC call on every platform (Keel's PSCI, or QEMU's own PSCI on bare
+// QEMU), so both columns time the same thing.
+bench_begin psci_version
+    mov     x0, #0x84000000
+    hvc     #0
+bench_end
+
+// HVC with an immediate Keel does not define: the cheapest possible exit (no SMCCC dispatch).
+bench_begin hvc_unknown_imm
+    mov     x0, #0x86000000
+    hvc     #1
+bench_end
+
+bench_begin bd_hvc
+    getversion_args
+    hvc     #0x86
+bench_end
+
+bench_begin bd_mrs
+    getversion_args
+    mrs     xzr, mdccsr_el0
+bench_end
+
+// One GETVERSION, for the availability probe: returns W1 (BDOOR_MAGIC when a backdoor answered).
+    .global mb_getversion_hvc_once
+mb_getversion_hvc_once:
+    getversion_args
+    hvc     #0x86
+    mov     x0, x1
+    ret
+
+    .global mb_getversion_mrs_once
+mb_getversion_mrs_once:
+    getversion_args
+    mrs     xzr, mdccsr_el0
+    mov     x0, x1
+    ret
+
+    .global mb_hvc_unknown_imm_once
+mb_hvc_unknown_imm_once:
+    mov     x0, #0x86000000
+    hvc     #1
+    ret
+
+    .global mb_psci
+mb_psci:
+    hvc     #0
+    ret

@@ -1,0 +1,189 @@
+import Foundation
+import Testing
+
+extension SystemTests {
+  /// The guest–hypervisor channel (issue 4): Debian's unmodified open-vm-tools over the VMware
+  /// backdoor, guestinfo both ways while the VM runs, virtualization detection, and trapped
+  /// guest time that scales and stands still across a pause.
+  @Suite struct GuestInterfaceTests {
+    /// `keel run A.vmx` left running in the background, its output read as it grows.
+    final class Background {
+      let process = Process()
+      let directory: URL
+      let out: URL, err: URL
+      var environment: [String: String]
+
+      init(vmx: String, named file: String) throws {
+        try KeelHarness.require(KeelHarness.keelBinary, builtBy: "run `swift build --product keel`")
+        try KeelHarness.require(KeelHarness.hypervisorImage, builtBy: "run the embedded build")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("keel-gi-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let vmxURL = directory.appendingPathComponent(file)
+        try vmx.write(to: vmxURL, atomically: true, encoding: .utf8)
+        out = directory.appendingPathComponent("out"); err = directory.appendingPathComponent("err")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        environment = ["KEEL_ROOT": KeelHarness.root, "KEEL_RUN_DIR": directory.appendingPathComponent("run").path]
+        process.executableURL = URL(fileURLWithPath: KeelHarness.keelBinary)
+        process.arguments = ["run", "--hypervisor", KeelHarness.hypervisorImage, "--timeout", "600", vmxURL.path]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+      }
+
+      var stdout: String { (try? String(contentsOf: out, encoding: .utf8)) ?? "" }
+      var output: String { stdout + "\n" + ((try? String(contentsOf: err, encoding: .utf8)) ?? "") }
+
+      /// Waits for a line starting with `prefix`; returns it and when it was first seen.
+      func waitForLine(_ prefix: String, seconds: Double = 600) throws -> String {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+          if let line = stdout.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix(prefix) }) { return String(line) }
+          if !process.isRunning, !stdout.contains(prefix) {
+            throw KeelHarness.Missing(description: "keel run ended before \(prefix):\n\(output)")
+          }
+          usleep(20_000)
+        }
+        throw KeelHarness.Missing(description: "no \(prefix) within \(seconds) s:\n\(output)")
+      }
+
+      func keel(_ arguments: [String]) throws -> KeelHarness.Run {
+        try KeelHarness.run(arguments, hardLimit: 60, environment: environment)
+      }
+
+      func finish(seconds: Double = 120) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit(); return nil }
+        return process.terminationStatus
+      }
+
+      deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        try? FileManager.default.removeItem(at: directory)
+      }
+    }
+
+    static func value(of command: String, in output: String) -> String? {
+      let prefix = "keel-guest: \(command): "
+      return output.split(whereSeparator: \.isNewline).first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+    }
+
+    @Test("stock open-vm-tools believe they run on VMware; guestinfo flows both ways", .timeLimit(.minutes(15)))
+    func openVMTools() throws {
+      let vmx = """
+        .encoding = "UTF-8"
+        displayName = "tools-vm"
+        numvcpus = "1"
+        memsize = "512"
+        guestinfo.keel.test = "set in the vmx"
+        keel.guest = "tools"
+        keel.hypervisorNode = "vmware"
+        keel.cmdline = "keel.test=vmtools keel.hold=60 quiet"
+        """
+      let run = try Background(vmx: vmx, named: "tools-vm.vmx")
+      _ = try run.waitForLine("keel-guest: vmtools done")
+      let out = run.stdout
+      #expect(Self.value(of: "vmware-checkvm", in: out) == "VMware software version 6 (good) (exit 0)", "\(run.output)")
+      #expect(Self.value(of: "vmware-checkvm -p", in: out) == "ESX Server (exit 0)", "\(run.output)")
+      #expect(Self.value(of: #"vmware-rpctool "info-get guestinfo.keel.test""#, in: out) == "set in the vmx (exit 0)", "\(run.output)")
+      #expect(Self.value(of: #"vmware-rpctool "info-get guestinfo.keel.fromguest""#, in: out) == "hello-from-guest (exit 0)")
+
+      // Host time through GETTIMEFULL: "22 Nov 2026 19:41:03 (exit 0)", printed in the guest's UTC.
+      let hosttime = try #require(Self.value(of: "vmware-toolbox-cmd stat hosttime", in: out))
+      let formatter = DateFormatter()
+      formatter.locale = Locale(identifier: "en_US_POSIX")
+      formatter.timeZone = TimeZone(identifier: "UTC")
+      formatter.dateFormat = "dd MMM yyyy HH:mm:ss"
+      let stamp = String(hosttime.prefix { $0 != "(" }).trimmingCharacters(in: .whitespaces)
+      let guestSaw = try #require(formatter.date(from: stamp), "unparsable hosttime \(hosttime)")
+      #expect(abs(guestSaw.timeIntervalSinceNow) < 120, "hosttime \(stamp) is far from now")
+      let speed = try #require(Self.value(of: "vmware-toolbox-cmd stat speed", in: out))
+      #expect((Int(speed.split(separator: " ").first ?? "") ?? 0) > 0, "\(speed)")
+      #expect(Self.value(of: "/bin/keel-detect", in: out)?.hasPrefix("keel-detect: hypervisor present") == true, "\(run.output)")
+
+      // The value the guest set is visible to the host, and the host's reaches the guest.
+      let fromGuest = try run.keel(["guestinfo", "tools-vm", "guestinfo.keel.fromguest"])
+      #expect(fromGuest.status == 0, "\(fromGuest.output)")
+      #expect(fromGuest.stdout.trimmingCharacters(in: .newlines) == "hello-from-guest")
+      let missing = try run.keel(["guestinfo", "tools-vm", "keel.nothing"])
+      #expect(missing.status == 1, "\(missing.output)")
+      let release = try run.keel(["guestinfo", "tools-vm", "keel.release", "bye from the host"])
+      #expect(release.status == 0, "\(release.output)")
+      let released = try run.waitForLine("keel-guest: released by host: ", seconds: 60)
+      #expect(released == "keel-guest: released by host: bye from the host")
+      #expect(run.finish() == 0, "\(run.output)")
+    }
+
+    @Test("the exclusive-monitor detector says present under Keel and absent on bare QEMU", .timeLimit(.minutes(10)))
+    func detector() throws {
+      let keel = try KeelHarness.keelRun(["--append", "keel.test=detect quiet"], timeout: 300)
+      #expect(keel.stdout.contains("keel-detect: hypervisor present"), "\(keel.output)")
+      let bare = try KeelHarness.bareRun(["--append", "keel.test=detect quiet"], timeout: 300)
+      #expect(bare.stdout.contains("keel-detect: hypervisor absent"), "\(bare.output)")
+    }
+
+    @Test("trapped guest time: Linux keeps time on the trapped physical timer, sleep 10 takes 10 s, monotonic across a pause", .timeLimit(.minutes(10)))
+    func trappedTime() throws {
+      let vmx = """
+        displayName = "clock-vm"
+        numvcpus = "1"
+        memsize = "256"
+        keel.time.mode = "trapped"
+        keel.time.frequency = "100000000"
+        keel.cmdline = "keel.test=timing"
+        """
+      let run = try Background(vmx: vmx, named: "clock-vm.vmx")
+      _ = try run.waitForLine("keel-guest: sleep start")
+      let started = Date()
+      _ = try run.waitForLine("keel-guest: sleep end", seconds: 60)
+      let slept = Date().timeIntervalSince(started)
+      #expect(abs(slept - 10) <= 1.0, "guest sleep 10 took \(slept) s of host time")
+      #expect(run.stdout.contains("arch_timer: cp15 timer(s) running at") && run.stdout.contains("(phys)"),
+              "Linux should run on the (trapped) physical timer: \(run.output)")
+
+      // Pause for 3 s in the middle of the clock samples.
+      _ = try run.waitForLine("keel-guest: clock ")
+      usleep(2_000_000)
+      let pause = try run.keel(["pause", "clock-vm"])
+      #expect(pause.status == 0, "\(pause.output)")
+      usleep(3_000_000)
+      let resume = try run.keel(["resume", "clock-vm"])
+      #expect(resume.status == 0, "\(resume.output)")
+      #expect(run.finish() == 0, "\(run.output)")
+
+      let samples = run.stdout.split(whereSeparator: \.isNewline)
+        .filter { $0.hasPrefix("keel-guest: clock ") }
+        .compactMap { Double($0.dropFirst("keel-guest: clock ".count)) }
+      #expect(samples.count == 40, "\(run.output)")
+      for (a, b) in zip(samples, samples.dropFirst()) {
+        #expect(b > a, "guest clock went from \(a) to \(b)")
+        // Samples are 0.5 s of guest time apart; the 3 s pause must not show up as a jump.
+        #expect(b - a < 1.5, "guest clock jumped from \(a) to \(b) across the pause")
+      }
+    }
+
+    @Test("a guest reading the trapped physical counter sees the configured 100 MHz", .timeLimit(.minutes(5)))
+    func trappedCounterFrequency() throws {
+      let guest = KeelHarness.root + "/.build/guests/microbench.elf"
+      try KeelHarness.require(guest, builtBy: "run `Guests/build.sh .build/guests`")
+      let vmx = """
+        displayName = "counter-vm"
+        memsize = "64"
+        keel.kernel = "\(guest)"
+        keel.time.mode = "trapped"
+        keel.time.frequency = "100000000"
+        """
+      let run = try Background(vmx: vmx, named: "counter-vm.vmx")
+      let line = try run.waitForLine("microbench: cntpct trapped=", seconds: 120)
+      #expect(run.finish() == 0, "\(run.output)")
+      #expect(line.contains("trapped=yes"), "\(line)")
+      // "... CNTPCT_EL0 advanced at ~99511624 Hz)": measured against CNTVCT, so host load cancels out.
+      let digits = line.split(separator: "~").last.map { $0.prefix { $0.isNumber } } ?? ""
+      let hz = try #require(Double(digits), "\(line)")
+      #expect(abs(hz - 100_000_000) / 100_000_000 < 0.05, "trapped counter ran at \(hz) Hz")
+    }
+  }
+}
