@@ -103,6 +103,8 @@ extension SystemTests {
       let speed = try #require(Self.value(of: "vmware-toolbox-cmd stat speed", in: out))
       #expect((Int(speed.split(separator: " ").first ?? "") ?? 0) > 0, "\(speed)")
       #expect(Self.value(of: "/bin/keel-detect", in: out)?.hasPrefix("keel-detect: hypervisor present") == true, "\(run.output)")
+      // What systemd-detect-virt reads on a device-tree guest.
+      #expect(Self.value(of: "cat /proc/device-tree/hypervisor/compatible", in: out)?.hasPrefix("vmware") == true, "\(run.output)")
 
       // The value the guest set is visible to the host, and the host's reaches the guest.
       let fromGuest = try run.keel(["guestinfo", "tools-vm", "guestinfo.keel.fromguest"])
