@@ -8,6 +8,8 @@ public struct ConsoleMonitor: Sendable {
   public enum VMStop: Equatable, Sendable {
     case poweroff
     case reset
+    /// The guest kept resetting: Keel rebooted it until it called that a loop and stopped it.
+    case resetLoop
     case fault(String)
     /// A stop reason this version of the CLI does not know; treated as a failure.
     case other(String)
@@ -134,6 +136,7 @@ public struct ConsoleMonitor: Sendable {
       let parsed: VMStop
       if reason == "poweroff" { parsed = .poweroff }
       else if reason == "reset" { parsed = .reset }
+      else if reason == "reset loop" { parsed = .resetLoop }
       else if reason.hasPrefix("fault") { parsed = .fault(String(reason.dropFirst("fault".count)).trimmingSpaces()) }
       else { parsed = .other(reason) }
       guard stops[vm] == nil else { return }
@@ -169,6 +172,9 @@ public struct ConsoleMonitor: Sendable {
       case .reset:
         if let panic = kernelPanic { return RunVerdict(exitCode: RunVerdict.guestFailure, reason: "\(prefix)guest panic: \(panic)") }
         return RunVerdict(exitCode: RunVerdict.guestFailure, reason: "\(prefix)guest reset")
+      case .resetLoop:
+        if let panic = kernelPanic { return RunVerdict(exitCode: RunVerdict.guestFailure, reason: "\(prefix)guest panic: \(panic) (reset loop)") }
+        return RunVerdict(exitCode: RunVerdict.guestFailure, reason: "\(prefix)guest reset loop")
       case .fault(let text): return RunVerdict(exitCode: RunVerdict.guestFailure, reason: "\(prefix)guest fault: \(text)")
       case .other(let text): return RunVerdict(exitCode: RunVerdict.guestFailure, reason: "\(prefix)guest stopped: \(text)")
       }

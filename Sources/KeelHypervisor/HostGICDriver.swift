@@ -103,6 +103,16 @@ struct HostGICDriver {
     }
   }
 
+  /// Deactivate private interrupts of the calling CPU (slot) that a guest may have left active.
+  func deactivatePrivate(_ intids: [UInt32], slot: Int) {
+    var mask: UInt32 = 0
+    for i in intids where i < 32 { mask |= 1 << i }
+    switch version {
+    case .v3: MMIO.write32(redistributors[slot] + 0x10000 + 0x380, mask)
+    case .v2: MMIO.write32(distributor + 0x380, mask)
+    }
+  }
+
   /// The GICv2 CPU-interface number of the calling CPU (from the banked ITARGETSR0).
   func cpuInterfaceMask() -> UInt8 {
     version == .v2 ? UInt8(truncatingIfNeeded: MMIO.read32(distributor + 0x800)) : 0

@@ -221,15 +221,6 @@ func createVM(_ def: VMDefinition, id: Int, firstSlot: Int, ram: inout GuestRAMA
     return fail("cannot build stage-2 tables: \(error)")
   }
 
-  for s in plan.segments {
-    let dst = hostBase + (s.guestAddress - ramBase)
-    keel_copy_words(UnsafeMutableRawPointer(bitPattern: UInt(dst)), image.baseAddress! + s.fileOffset, UInt64(s.fileSize))
-    if s.memorySize > UInt64(s.fileSize) {
-      UnsafeMutableRawPointer(bitPattern: UInt(dst + UInt64(s.fileSize)))!
-        .initializeMemory(as: UInt8.self, repeating: 0, count: Int(s.memorySize - UInt64(s.fileSize)))
-    }
-    keel_sync_code(dst, s.memorySize)
-  }
   var platform = GuestPlatform(cpuCount: def.cpus, memory: MemoryRegion(base: ramBase, size: ramSize),
                                gicVersion: version == .v3 ? .v3 : .v2)
   platform.bootargs = kernel.bootargs ?? "console=ttyAMA0"
@@ -243,15 +234,9 @@ func createVM(_ def: VMDefinition, id: Int, firstSlot: Int, ram: inout GuestRAMA
     // fires early. docs/backdoor.md, "Guest time".
     platform.timerPPIs.physicalOnly = true
   }
-  if let initrd, let at = boot.initrdAddress {
-    keel_copy_words(UnsafeMutableRawPointer(bitPattern: UInt(hostBase + (at - ramBase))),
-                    UnsafeRawPointer(bitPattern: UInt(initrd.region.base)), initrd.region.size)
-    platform.initrd = MemoryRegion(base: at, size: initrd.region.size)
-  }
-  let dtb = platform.build()
-  dtb.withUnsafeBytes { bytes in
-    keel_copy_words(UnsafeMutableRawPointer(bitPattern: UInt(hostBase + (boot.dtbAddress - ramBase))), bytes.baseAddress!, UInt64(bytes.count))
-  }
+  if let initrd, let at = boot.initrdAddress { platform.initrd = MemoryRegion(base: at, size: initrd.region.size) }
+  vm.bootImage = BootImage(plan: plan, layout: boot, kernel: kernel, initrd: initrd, dtb: platform.build())
+  loadBootImage(vm)
 
   for (i, v) in vm.vcpus.enumerated() {
     let cpu = Host.cpus[firstSlot + i]
@@ -259,15 +244,47 @@ func createVM(_ def: VMDefinition, id: Int, firstSlot: Int, ram: inout GuestRAMA
     v.hostCPUMask = cpu.cpuInterfaceMask
     cpu.assigned = v
   }
-  let boot0 = vm.vcpus[0]
-  boot0.startEntry = plan.entry
-  boot0.startContext = boot.dtbAddress
-  boot0.power = .onPending
+  vm.vcpus[0].powerOnAtEntry()
   let format = plan.format == .linuxImage ? "Linux Image" : (plan.format == .elf ? "ELF" : "raw binary")
   let time = def.timeMode == .trapped ? ", trapped physical counter at \(vm.guestCounterFrequency) Hz" : ""
   Console.log("\(vm.name): \(def.cpus) vCPUs on host CPUs \(firstSlot)-\(firstSlot + def.cpus - 1), \(def.memoryMiB) MiB at host \(hex(hostBase)), \(format) entry \(hex(plan.entry)), DTB \(hex(boot.dtbAddress))" + (initrd != nil ? ", initrd \(initrd!.region.size) bytes" : "") + time)
   Console.log("\(vm.name): counter offset \(vm.counterOffset) (CNTVOFF; guest counter = host counter - offset)")
   return vm
+}
+
+/// What a VM boots from, kept so the VM can be rebooted: the modules stay in host memory,
+/// untouched, for as long as Keel runs.
+struct BootImage {
+  let plan: GuestImagePlan
+  let layout: GuestBootLayout
+  let kernel: GuestModule
+  let initrd: GuestModule?
+  let dtb: [UInt8]
+}
+
+/// Copies the kernel's segments, the initrd and the DTB into guest RAM (at creation and at
+/// every reboot).
+func loadBootImage(_ vm: VM) {
+  let image = vm.bootImage!
+  let ramBase = vm.layout.ram.base.rawValue
+  let source = UnsafeRawPointer(bitPattern: UInt(image.kernel.region.base))!
+  for s in image.plan.segments {
+    let dst = vm.ramHostBase + (s.guestAddress - ramBase)
+    keel_copy_words(UnsafeMutableRawPointer(bitPattern: UInt(dst)), source + s.fileOffset, UInt64(s.fileSize))
+    if s.memorySize > UInt64(s.fileSize) {
+      UnsafeMutableRawPointer(bitPattern: UInt(dst + UInt64(s.fileSize)))!
+        .initializeMemory(as: UInt8.self, repeating: 0, count: Int(s.memorySize - UInt64(s.fileSize)))
+    }
+    keel_sync_code(dst, s.memorySize)
+  }
+  if let initrd = image.initrd, let at = image.layout.initrdAddress {
+    keel_copy_words(UnsafeMutableRawPointer(bitPattern: UInt(vm.ramHostBase + (at - ramBase))),
+                    UnsafeRawPointer(bitPattern: UInt(initrd.region.base)), initrd.region.size)
+  }
+  image.dtb.withUnsafeBytes { bytes in
+    keel_copy_words(UnsafeMutableRawPointer(bitPattern: UInt(vm.ramHostBase + (image.layout.dtbAddress - ramBase))),
+                    bytes.baseAddress!, UInt64(bytes.count))
+  }
 }
 
 // MARK: Running vCPUs
@@ -281,6 +298,7 @@ func idle(_ cpu: PerCPU) -> Never {
     }
     if let v = cpu.assigned {
       if case .stopping = v.vm.state { park(cpu) }
+      if v.vm.state == .resetting { cpu.parked = true }
       if v.power == .onPending && !v.vm.paused { start(v, on: cpu) }
     }
     Host.gic.resampleAfterGuestDeactivation()
@@ -310,6 +328,8 @@ func start(_ v: VCPU, on cpu: PerCPU) -> Never {
   // though Linux sets MDSCR_EL1.TDCC (Debug.swift keeps the guest's MDSCR_EL1 in a shadow).
   keel_write_mdcr_el2(Host.mdcrBase | 1 << 9)
   v.el1.load()
+  // A timer interrupt a previous boot of this VM left active would never fire again.
+  Host.gic.deactivatePrivate([Host.virtualTimerINTID, Host.physicalTimerINTID], slot: cpu.slot)
   keel_write_mdscr_el1(v.mdscrShadow & ~DebugRegister.tdcc)
   reloadGuestTimer(v)
   Host.gic.enableVirtualInterface()

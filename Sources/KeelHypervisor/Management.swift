@@ -63,6 +63,7 @@ enum Management {
         let state: String
         switch vm.state {
         case .running: state = vm.paused ? "paused" : "running"
+        case .resetting: state = "resetting"
         case .stopping(let why): state = "stopped(\(why))"
         }
         text += (text.isEmpty ? "" : " ") + "\(vm.name)=\(state)"

@@ -5,6 +5,7 @@ import KeelDevices
 import KeelPSCI
 import KeelVGIC
 import KeelVM
+import KeelTime
 
 /// The single entry from the vectors for every exception taken from a guest.
 /// kind: 0 synchronous, 1 IRQ, 2 FIQ, 3 SError.
@@ -31,6 +32,7 @@ func keelTrap(_ kind: UInt64) {
 func leaveTrap(_ cpu: PerCPU, _ v: VCPU) {
   let vm = v.vm
   if case .stopping = vm.state { park(cpu) }
+  if vm.state == .resetting { leaveForReset(cpu, v) }
   if vm.paused { waitWhilePaused(cpu, v) }
   if v.power != .on {
     // CPU_OFF: the vCPU's state is gone; wait for a CPU_ON.
@@ -137,7 +139,7 @@ func handleSMCCC(_ v: VCPU) {
     stopVM(vm, reason: "poweroff", by: v)
   case .systemReset:
     vm.lock.unlock()
-    stopVM(vm, reason: "reset", by: v)
+    resetVM(vm, by: v)
   }
 }
 
@@ -166,13 +168,69 @@ func stopVM(_ vm: VM, reason: String, by v: VCPU) -> Never {
   Console.log("\(vm.name): exits \(vm.exitTotals.summary)")
   Host.startLock.lock()
   var running = 0
-  for other in Host.vms { if case .running = other.state { running += 1 } }
+  for other in Host.vms { if case .stopping = other.state {} else { running += 1 } }
   Host.startLock.unlock()
   if running == 0 {
     Console.log("all VMs stopped; powering off")
     Host.firmware.systemOff()
   }
   park(cpu)
+}
+
+/// A guest's SYSTEM_RESET reboots the VM: its vCPUs leave, guest RAM gets the kernel, initrd
+/// and DTB again, the vGIC starts afresh, and vCPU 0 enters at the image's entry. Three resets
+/// within a minute are a reset loop (typically a kernel that panics at boot): the VM stops.
+func resetVM(_ vm: VM, by v: VCPU) -> Never {
+  let cpu = Host.cpus[vm.firstSlot + v.index]
+  let now = keel_read_cntpct_el0()
+  let minute = keel_read_cntfrq_el0() * 60
+  vm.lock.lock()
+  guard vm.state == .running else { vm.lock.unlock(); park(cpu) }
+  vm.resets = vm.resets.filter { now &- $0 < minute } + [now]
+  let loop = vm.resets.count >= 3
+  if !loop { vm.state = .resetting }
+  vm.lock.unlock()
+  if loop { stopVM(vm, reason: "reset loop", by: v) }
+
+  for other in vm.vcpus where other.index != v.index {
+    Host.gic.sendKick(toMPIDR: other.hostMPIDR, cpuMask: other.hostCPUMask)
+  }
+  let deadline = now + keel_read_cntfrq_el0()
+  while keel_read_cntpct_el0() < deadline {
+    var all = true
+    for other in vm.vcpus where other.index != v.index && !Host.cpus[vm.firstSlot + other.index].parked { all = false }
+    if all { break }
+    keel_wfe()
+  }
+  Console.log("\(vm.name): reset by the guest; rebooting (\(vm.resets.count) in the last minute)")
+  vm.lock.lock()
+  loadBootImage(vm)
+  vm.vgic = VGIC(version: vm.gicVersion, affinities: vm.vcpus.map { $0.affinity })
+  for c in vm.vcpus {
+    c.power = .off
+    c.listRegistersInUse = 0
+    Host.cpus[vm.firstSlot + c.index].parked = false
+  }
+  vm.counterOffset = keel_read_cntpct_el0()
+  if let clock = vm.clock { vm.clock = GuestClock(hostHz: clock.hostHz, guestHz: clock.guestHz, hostNow: vm.counterOffset) }
+  vm.vcpus[0].powerOnAtEntry()
+  vm.state = .running
+  vm.lock.unlock()
+  leaveForReset(cpu, v)
+}
+
+/// This host CPU gives up its vCPU for a VM reboot and waits in `idle` for it to be powered on.
+func leaveForReset(_ cpu: PerCPU, _ v: VCPU) -> Never {
+  v.vm.lock.lock()
+  if v.vm.state == .resetting { cpu.parked = true }
+  v.vm.lock.unlock()
+  keel_sev()
+  cpu.vcpu = nil
+  cpu.raw.pointee.context = cpu.idleContext
+  Host.gic.setUnderflowInterrupt(false)
+  let boot = v.vm.vcpus[0]
+  if boot !== v && boot.power == .onPending { Host.gic.sendKick(toMPIDR: boot.hostMPIDR, cpuMask: boot.hostCPUMask) }
+  idle(cpu)
 }
 
 // MARK: MMIO

@@ -3,6 +3,7 @@ import CKeelEL2
 import KeelArch
 import KeelPSCI
 import KeelVM
+import KeelLoader
 import KeelTime
 
 /// The EL1 system-register state of a vCPU: what must be saved and restored when a host CPU
@@ -101,6 +102,14 @@ final class VCPU {
     mdscrShadow = 0
     debugShadow = [:]
     physicalTimer = GuestTimer()
+  }
+
+  /// vCPU 0 at (re)boot: starts at the image's entry with x0 = the DTB.
+  func powerOnAtEntry() {
+    guard let image = vm.bootImage else { return }
+    startEntry = image.plan.entry
+    startContext = image.layout.dtbAddress
+    power = .onPending
   }
 
   /// Make the guest take `exception` at its next instruction.

@@ -48,6 +48,8 @@ struct HostConsoleSink: ByteSink {
 
 enum VMState: Equatable {
   case running
+  /// The guest asked for SYSTEM_RESET: vCPUs leave, the VM reloads and boots again.
+  case resetting
   case stopping(String)
 }
 
@@ -85,6 +87,9 @@ final class VM {
   var clock: GuestClock? = nil
   var consoleLine: [UInt8] = []
   var backdoor: Backdoor<VMBackdoorHost>! = nil
+  var bootImage: BootImage? = nil
+  /// Host counts of recent guest resets, to tell a reboot from a reset loop.
+  var resets: [UInt64] = []
 
   var guestCounterFrequency: UInt64 { definition.timeMode == .trapped ? (definition.timeFrequency ?? keel_read_cntfrq_el0()) : keel_read_cntfrq_el0() }
 

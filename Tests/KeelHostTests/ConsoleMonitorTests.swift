@@ -33,6 +33,15 @@ import Testing
     #expect(verdict.reason == "guest panic: sysrq triggered crash")
   }
 
+  @Test func resetLoop() {
+    let plain = monitor("keel: vm0: reset by the guest; rebooting (1 in the last minute)\nkeel: vm0: stopped: reset loop\n")
+    #expect(plain.stop == .resetLoop)
+    #expect(plain.verdict(.exited(0)).reason == "guest reset loop")
+    let panicked = monitor("[ 2.2] Kernel panic - not syncing: Attempted to kill init!\r\nkeel: vm0: stopped: reset loop\n")
+    #expect(panicked.verdict(.exited(0)).reason == "guest panic: Attempted to kill init! (reset loop)")
+    #expect(panicked.verdict(.exited(0)).exitCode != 0)
+  }
+
   @Test func plainResetIsAGuestReset() {
     let verdict = monitor("keel: vm0: stopped: reset\n").verdict(.exited(0))
     #expect(verdict.exitCode != 0)
