@@ -14,7 +14,7 @@ trap 'rm -rf "$obj"' EXIT
 # -mgeneral-regs-only: CPACR_EL1 traps FP/SIMD at reset, and the guest never enables it.
 # -mstrict-align: with the MMU off every data access is Device memory, where unaligned accesses fault.
 BASE_CFLAGS="--target=aarch64-none-elf -ffreestanding -nostdlib -fno-builtin -mgeneral-regs-only -mstrict-align
-        -fno-stack-protector -fno-pic -O2 -Wall -Wextra -Werror"
+        -fno-stack-protector -fno-pic -O2 -Wall -Wextra -Werror -I$here/common"
 CFLAGS="$BASE_CFLAGS ${HOSTILE_CFLAGS:-}"
 
 # shellcheck disable=SC2086

@@ -3,42 +3,9 @@
  *   keel-detect: hypervisor present (F/16 store-exclusive failures)
  * Freestanding (raw syscalls, no libc) so the binary is the same everywhere. See README.md. */
 
-typedef unsigned long u64;
+#include "keel-user.h"
 
 #define TRIALS 16
-
-static long sys_write(int fd, const char *buf, u64 len) {
-  register long x0 __asm__("x0") = fd;
-  register const char *x1 __asm__("x1") = buf;
-  register u64 x2 __asm__("x2") = len;
-  register long x8 __asm__("x8") = 64; /* __NR_write */
-  __asm__ volatile("svc #0" : "+r"(x0) : "r"(x1), "r"(x2), "r"(x8) : "memory");
-  return x0;
-}
-
-static void __attribute__((noreturn)) sys_exit(int code) {
-  register long x0 __asm__("x0") = code;
-  register long x8 __asm__("x8") = 93; /* __NR_exit */
-  __asm__ volatile("svc #0" : : "r"(x0), "r"(x8) : "memory");
-  for (;;) {
-  }
-}
-
-static char *append_text(char *out, const char *text) {
-  while (*text) *out++ = *text++;
-  return out;
-}
-
-static char *append_decimal(char *out, u64 value) {
-  char digits[20];
-  int n = 0;
-  do {
-    digits[n++] = (char)('0' + value % 10);
-    value /= 10;
-  } while (value != 0);
-  while (n > 0) *out++ = digits[--n];
-  return out;
-}
 
 static volatile u64 exclusive_word __attribute__((aligned(64)));
 /* DC ZVA zeroes a whole block (up to 2 KiB); it gets its own, away from the exclusive word. */

@@ -1,16 +1,13 @@
 // Hostile bare-metal guest: pokes the hypervisor where it is easiest to get wrong and
 // reports, one line per probe, what came back. See README.md.
 #include <stdint.h>
+#include "el1-console.h"
 
 #ifndef HOSTILE_DEFAULT_RAM_MIB
 #define HOSTILE_DEFAULT_RAM_MIB 64
 #endif
 
 #define RAM_BASE        0x40000000ull
-#define UART_BASE       0x09000000ull
-#define UART_DR         (UART_BASE + 0x00)
-#define UART_FR         (UART_BASE + 0x18)
-#define UART_FR_TXFF    (1u << 5)
 #define GICD_BASE       0x08000000ull
 #define GICD_SIZE       0x10000ull
 #define GICR_BASE       0x080A0000ull
@@ -26,39 +23,8 @@
 // ---------------------------------------------------------------------------------------
 // Output
 
-static inline uint32_t mmio_read32(uint64_t addr) { return *(volatile uint32_t *)addr; }
-static inline void mmio_write32(uint64_t addr, uint32_t v) { *(volatile uint32_t *)addr = v; }
-
-static void putc_raw(char c) {
-  while (mmio_read32(UART_FR) & UART_FR_TXFF) {}
-  mmio_write32(UART_DR, (uint8_t)c);
-}
-
-static void puts_raw(const char *s) {
-  for (; *s; s++) {
-    if (*s == '\n') putc_raw('\r');
-    putc_raw(*s);
-  }
-}
-
-static void puthex(uint64_t v, int digits) {
-  puts_raw("0x");
-  for (int i = digits - 1; i >= 0; i--) putc_raw("0123456789abcdef"[(v >> (4 * i)) & 0xf]);
-}
-
-static void puthex_min(uint64_t v) {
-  int digits = 1;
-  while (digits < 16 && (v >> (4 * digits)) != 0) digits++;
-  puthex(v, digits);
-}
-
-static void putdec(uint64_t v) {
-  char buf[21];
-  int i = 20;
-  buf[i] = 0;
-  do { buf[--i] = (char)('0' + v % 10); v /= 10; } while (v);
-  puts_raw(&buf[i]);
-}
+static void puthex(uint64_t v, int digits) { puthex_digits(v, digits); }
+static void puthex_min(uint64_t v) { puthex_digits(v, 0); }
 
 static void putsdec(int64_t v) {
   if (v < 0) { putc_raw('-'); putdec((uint64_t)0 - (uint64_t)v); } else putdec((uint64_t)v);

@@ -7,52 +7,16 @@
  * hypervisor that implements the backdoor, Linux (MDSCR_EL1.TDCC) turns the MRS into SIGILL.
  * Freestanding (raw syscalls, no libc), like keel-detect. */
 
-typedef unsigned long u64;
+#include "keel-user.h"
 
 #define DEFAULT_ITERATIONS 10000
 #define WARMUP_ITERATIONS 1000
 #define BDOOR_MAGIC 0x564D5868ul
 
-#define NR_WRITE 64
-#define NR_EXIT_GROUP 94
 #define NR_RT_SIGACTION 134
 #define NR_RT_SIGRETURN 139
 #define SIGILL 4
 #define SA_RESTORER 0x04000000ul
-
-static long syscall4(long nr, long a0, long a1, long a2, long a3) {
-  register long x0 __asm__("x0") = a0;
-  register long x1 __asm__("x1") = a1;
-  register long x2 __asm__("x2") = a2;
-  register long x3 __asm__("x3") = a3;
-  register long x8 __asm__("x8") = nr;
-  __asm__ volatile("svc #0" : "+r"(x0) : "r"(x1), "r"(x2), "r"(x3), "r"(x8) : "memory");
-  return x0;
-}
-
-static void sys_write(const char *buf, u64 len) { syscall4(NR_WRITE, 1, (long)buf, (long)len, 0); }
-
-static void __attribute__((noreturn)) sys_exit(int code) {
-  syscall4(NR_EXIT_GROUP, code, 0, 0, 0);
-  for (;;) {
-  }
-}
-
-static char *append_text(char *out, const char *text) {
-  while (*text) *out++ = *text++;
-  return out;
-}
-
-static char *append_decimal(char *out, u64 value) {
-  char digits[20];
-  int n = 0;
-  do {
-    digits[n++] = (char)('0' + value % 10);
-    value /= 10;
-  } while (value != 0);
-  while (n > 0) *out++ = digits[--n];
-  return out;
-}
 
 /* One decimal, in integers (a freestanding program has no printf). */
 static char *append_tenths(char *out, u64 tenths) {
@@ -80,7 +44,7 @@ __asm__(
 
 static void unavailable(void) {
   static const char message[] = "keel-bdbench: backdoor unavailable\n";
-  sys_write(message, sizeof message - 1);
+  sys_write(1, message, sizeof message - 1);
   sys_exit(1);
 }
 
@@ -179,7 +143,7 @@ static void report(const char *name, u64 ticks, u64 frequency, u64 iterations, c
   p = append_decimal(p, iterations);
   p = append_text(p, suffix);
   *p++ = '\n';
-  sys_write(line, (u64)(p - line));
+  sys_write(1, line, (u64)(p - line));
 }
 
 static u64 parse_count(const char *text) {
@@ -196,7 +160,7 @@ void __attribute__((noreturn, used)) keel_bdbench_main(u64 *stack) {
     iterations = parse_count(argv[1]);
     if (iterations == 0) {
       static const char usage[] = "usage: keel-bdbench [iterations]\n";
-      sys_write(usage, sizeof usage - 1);
+      sys_write(1, usage, sizeof usage - 1);
       sys_exit(2);
     }
   }
@@ -204,7 +168,7 @@ void __attribute__((noreturn, used)) keel_bdbench_main(u64 *stack) {
   struct kernel_sigaction action = {on_sigill, SA_RESTORER, keel_bdbench_restorer, 0};
   if (syscall4(NR_RT_SIGACTION, SIGILL, (long)&action, 0, sizeof action.mask) != 0) {
     static const char failed[] = "keel-bdbench: rt_sigaction failed\n";
-    sys_write(failed, sizeof failed - 1);
+    sys_write(1, failed, sizeof failed - 1);
     sys_exit(2);
   }
 

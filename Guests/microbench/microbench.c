@@ -1,16 +1,12 @@
 // Microbench guest: times the exits a guest can cause (see README.md) with CNTVCT_EL0 and
 // prints one line per operation, then powers off with PSCI SYSTEM_OFF.
 #include <stdint.h>
+#include "el1-console.h"
 
 #ifndef MICROBENCH_ITERATIONS
 #define MICROBENCH_ITERATIONS 10000
 #endif
 #define WARMUP_ITERATIONS 1000
-
-#define UART_BASE       0x09000000ull
-#define UART_DR         (UART_BASE + 0x00)
-#define UART_FR         (UART_BASE + 0x18)
-#define UART_FR_TXFF    (1u << 5)
 
 #define PSCI_VERSION    0x84000000ull
 #define PSCI_SYSTEM_OFF 0x84000008ull
@@ -32,35 +28,7 @@ uint64_t mb_psci(uint64_t function);
 // ---------------------------------------------------------------------------------------
 // Output
 
-static inline uint32_t mmio_read32(uint64_t addr) { return *(volatile uint32_t *)addr; }
-static inline void mmio_write32(uint64_t addr, uint32_t v) { *(volatile uint32_t *)addr = v; }
-
-static void putc_raw(char c) {
-  while (mmio_read32(UART_FR) & UART_FR_TXFF) {}
-  mmio_write32(UART_DR, (uint8_t)c);
-}
-
-static void puts_raw(const char *s) {
-  for (; *s; s++) {
-    if (*s == '\n') putc_raw('\r');
-    putc_raw(*s);
-  }
-}
-
-static void putdec(uint64_t v) {
-  char buf[21];
-  int i = 20;
-  buf[i] = 0;
-  do { buf[--i] = (char)('0' + v % 10); v /= 10; } while (v);
-  puts_raw(&buf[i]);
-}
-
-static void puthex(uint64_t v) {
-  int digits = 1;
-  while (digits < 16 && (v >> (4 * digits)) != 0) digits++;
-  puts_raw("0x");
-  for (int i = digits - 1; i >= 0; i--) putc_raw("0123456789abcdef"[(v >> (4 * i)) & 0xf]);
-}
+static void puthex(uint64_t v) { puthex_digits(v, 0); }
 
 // A fixed-point value with one decimal (no FP: CPACR_EL1 traps FP/SIMD and nothing enables it).
 static void putdec_tenths(uint64_t tenths) {

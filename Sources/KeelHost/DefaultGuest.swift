@@ -171,6 +171,8 @@ public struct DefaultGuest {
 
   public static let helperSource = "Guests/initramfs/keel-cntvct.c"
   public static let detectorSource = "Guests/detect/keel-detect.c"
+  /// The syscall and formatting helpers the three programs share.
+  public static let commonHeader = "Guests/common/keel-user.h"
   public static let backdoorBenchmarkSource = "Guests/microbench/keel-bdbench.c"
 
   static func clang() -> String {
@@ -196,14 +198,16 @@ public struct DefaultGuest {
   /// Builds a freestanding static arm64 program once per source content.
   func buildStaticProgram(_ relativeSource: String, name: String) throws -> String {
     let source = root + "/" + relativeSource
-    let bytes = try readBytes(source)
+    let common = root + "/" + Self.commonHeader
+    let bytes = try readBytes(source) + readBytes(common)
+    let flags = Self.compileFlags + ["-I", root + "/Guests/common"]
     let directory = "\(cache)/helper/\(contentKey(bytes + Array(Self.compileFlags.joined(separator: " ").utf8)))"
     let binary = directory + "/" + name
     if FileManager.default.fileExists(atPath: binary) { return binary }
     progress("building guest helper \(name)…")
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let object = directory + "/" + name + ".o"
-    try Subprocess.run([Self.clang()] + Self.compileFlags + ["-c", source, "-o", object], echo: true)
+    try Subprocess.run([Self.clang()] + flags + ["-c", source, "-o", object], echo: true)
     try Subprocess.run([Self.lld(), "-static", "-e", "_start", "-o", binary + ".tmp", object], echo: true)
     try FileManager.default.moveItem(atPath: binary + ".tmp", toPath: binary)
     return binary
