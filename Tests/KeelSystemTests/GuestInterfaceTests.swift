@@ -33,14 +33,18 @@ extension SystemTests {
         try process.run()
       }
 
-      var stdout: String { (try? String(contentsOf: out, encoding: .utf8)) ?? "" }
+      var stdout: String { String(decoding: (try? Data(contentsOf: out)) ?? Data(), as: UTF8.self) }
       var output: String { stdout + "\n" + ((try? String(contentsOf: err, encoding: .utf8)) ?? "") }
 
       /// Waits for a line starting with `prefix`; returns it and when it was first seen.
       func waitForLine(_ prefix: String, seconds: Double = 600) throws -> String {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-          if let line = stdout.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix(prefix) }) { return String(line) }
+          // Only whole lines: the file may end in the middle of one that is still being written.
+          let bytes = (try? Data(contentsOf: out)) ?? Data()
+          let complete = bytes.lastIndex(of: 10).map { bytes[...$0] } ?? Data()
+          let text = String(decoding: complete, as: UTF8.self)
+          if let line = text.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix(prefix) }) { return String(line) }
           if !process.isRunning, !stdout.contains(prefix) {
             throw KeelHarness.Missing(description: "keel run ended before \(prefix):\n\(output)")
           }
