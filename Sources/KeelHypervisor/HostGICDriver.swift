@@ -201,11 +201,14 @@ struct HostGICDriver {
     }
   }
 
-  /// Bit n set: list register n holds no interrupt.
+  /// Bit n set: list register n holds no interrupt any more. ELRSR alone is not enough: a
+  /// register whose interrupt the guest completed while it asked for EOI maintenance is not
+  /// "empty" until that maintenance is serviced (it shows in EISR instead), and leaving it would
+  /// keep the maintenance interrupt asserted for ever.
   func emptyListRegisters() -> UInt64 {
     switch version {
-    case .v3: return keel_read_ich_elrsr_el2()
-    case .v2: return UInt64(MMIO.read32(hypervisorInterface + 0x30))
+    case .v3: return keel_read_ich_elrsr_el2() | keel_read_ich_eisr_el2()
+    case .v2: return UInt64(MMIO.read32(hypervisorInterface + 0x30)) | UInt64(MMIO.read32(hypervisorInterface + 0x20))
     }
   }
 

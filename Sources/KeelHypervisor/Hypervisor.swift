@@ -379,7 +379,10 @@ func drainHostInterrupts(_ cpu: PerCPU) {
     gic.endOfInterrupt(iar)
     gic.deactivate(iar)
     if let uart = Host.uartINTID, intid == uart { receiveConsoleInput() }
-    // The kick SGI and the maintenance interrupt need no more: the exit path syncs list registers.
+    // The maintenance interrupt is level-sensitive and stays asserted until the exit path has
+    // synced the list registers, so return to let it (looping here would take it for ever).
+    // The kick SGI needs nothing more either.
+    if intid == gic.maintenanceINTID { return }
   }
 }
 
