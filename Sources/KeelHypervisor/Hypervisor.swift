@@ -85,7 +85,7 @@ struct KeelHypervisor {
     startCPU(Host.cpus[0])
     if let intid = Host.uartINTID {
       gic.enableSPI(intid, toCPU: Host.cpus[0].mpidr, cpuMask: Host.cpus[0].cpuInterfaceMask)
-      MMIO.write32(Host.uartBase + 0x38, 1 << 4 | 1 << 6)   // PL011 IMSC: RX and RX timeout
+      MMIO.write32(Host.uartBase + 0x38, ConsoleInput.rxInterrupts)   // PL011 IMSC: RX and RX timeout
     }
     for slot in 1..<max(cpuCount, 1) {
       let r = Host.firmware.cpuOn(machine.cpus[slot], entry: keel_secondary_entry_address(), context: UInt64(slot))
@@ -386,25 +386,63 @@ func drainHostInterrupts(_ cpu: PerCPU) {
   }
 }
 
+/// Console input waiting for the focused VM's virtual UART, whose FIFO holds only 16 bytes:
+/// a paste or a burst of keys must not lose characters. When this queue is full too, Keel
+/// stops reading the host UART, and QEMU's (or the line's) flow control holds the rest.
+enum ConsoleInput {
+  static let lock = SpinLock()
+  nonisolated(unsafe) static var queue: [UInt8] = []
+  nonisolated(unsafe) static var head = 0
+  static let capacity = 4096
+  static let rxInterrupts: UInt32 = 1 << 4 | 1 << 6
+
+  /// Move queued bytes into the focused VM's UART while it has room.
+  static func feedGuest() {
+    guard Host.focus < Host.vms.count else { return }
+    let vm = Host.vms[Host.focus]
+    vm.lock.lock()
+    while head < queue.count, vm.uart.receive(queue[head]) { head += 1 }
+    if head == queue.count { queue.removeAll(keepingCapacity: true); head = 0 }
+    let kicks = vm.pendingKicks
+    vm.pendingKicks = 0
+    vm.lock.unlock()
+    kick(vm, kicks)
+  }
+}
+
 /// Bytes typed on the host console: management commands (after 0x1C) go to Keel
 /// (Management.swift), everything else to the focused VM's virtual UART.
 func receiveConsoleInput() {
   let base = Host.uartBase
+  ConsoleInput.lock.lock()
   // Clear the interrupt before draining, never after: a byte that arrives between the last read
   // and a late clear would sit in the receive register with no interrupt, and with the FIFO off
   // the UART accepts nothing more, so console input would stop for good.
   MMIO.write32(base + 0x44, 0x7FF)
   while MMIO.read32(base + 0x18) & (1 << 4) == 0 {
+    if ConsoleInput.queue.count - ConsoleInput.head >= ConsoleInput.capacity {
+      // Full: stop taking bytes until the guest reads some (resumeConsoleInput).
+      MMIO.write32(base + 0x38, 0)
+      break
+    }
     let byte = UInt8(truncatingIfNeeded: MMIO.read32(base))
     if Management.consume(byte) { continue }
-    guard Host.focus < Host.vms.count else { continue }
-    let vm = Host.vms[Host.focus]
-    vm.lock.lock()
-    _ = vm.uart.receive(byte)
-    let kicks = vm.pendingKicks
-    vm.pendingKicks = 0
-    vm.lock.unlock()
-    kick(vm, kicks)
+    ConsoleInput.queue.append(byte)
+  }
+  ConsoleInput.feedGuest()
+  ConsoleInput.lock.unlock()
+}
+
+/// The guest read its UART: room for more input.
+func resumeConsoleInput() {
+  ConsoleInput.lock.lock()
+  let backlog = ConsoleInput.head < ConsoleInput.queue.count
+  if backlog { ConsoleInput.feedGuest() }
+  let throttled = MMIO.read32(Host.uartBase + 0x38) & ConsoleInput.rxInterrupts == 0
+  ConsoleInput.lock.unlock()
+  if throttled {
+    MMIO.write32(Host.uartBase + 0x38, ConsoleInput.rxInterrupts)
+    receiveConsoleInput()
   }
 }
 

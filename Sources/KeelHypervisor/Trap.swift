@@ -280,6 +280,10 @@ func handleDataAbort(_ v: VCPU, _ esr: ExceptionSyndrome) {
     for i in 0..<32 where effects.deactivateHardware >> UInt32(i) & 1 == 1 { Host.gic.deactivate(UInt32(i)) }
   }
   kick(vm, effects.kick, except: v.index)
+  if case .uart(let offset) = target, !access.isWrite, offset & ~3 == 0, vm.id == Host.focus {
+    // The guest took bytes from its receive FIFO: pass on any queued console input.
+    resumeConsoleInput()
+  }
   v.pc &+= esr.instructionLength
 }
 
