@@ -23,8 +23,9 @@ offset_ticks() { sed -n 's/^keel: vm0: counter offset \([0-9]*\).*/\1/p' "$1" | 
 uptime_s() { sed -n 's/.*keel-guest: uptime \([0-9.]*\) .*/\1/p' "$1" | head -n 1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.3f", b / a; else print "n/a" }'; }
 
-boot --bare "$@" >"$bare_log" 2>&1; bare_status=$?
-boot "$@" >"$keel_log" 2>&1; keel_status=$?
+# stdout only: keel's own messages go to stderr and would land in the middle of guest lines.
+boot --bare "$@" >"$bare_log" 2>/dev/null; bare_status=$?
+boot "$@" >"$keel_log" 2>/dev/null; keel_status=$?
 
 bare_init=$(init_us "$bare_log") keel_init=$(init_us "$keel_log")
 bare_run=$(run_init_us "$bare_log") keel_run=$(run_init_us "$keel_log")

@@ -110,7 +110,10 @@ public final class ConsoleSession {
     func show(_ bytes: [UInt8]) {
       var written = 0
       for event in monitor.feed(bytes) {
-        if case .guestOutputBegins(let offset) = event {
+        if case .guestOutputBegins(let reported) = event {
+          // The banner goes before the whole first guest line: the monitor may only know a line
+          // is the guest's a few bytes in (after "keel" turned out not to be "keel: ").
+          let offset = bytes[0..<reported].lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
           writeAll(STDOUT_FILENO, bytes[0..<offset])
           if copy >= 0 { writeAll(copy, bytes[0..<offset]) }
           written = offset
