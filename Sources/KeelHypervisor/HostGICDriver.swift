@@ -12,6 +12,15 @@ enum HostINTID {
   static let spurious: UInt32 = 1023
 }
 
+/// A vCPU's virtual CPU interface while it is not on a host CPU, in the raw register format
+/// of the host's GIC version.
+struct VirtualInterfaceState {
+  var vmcr: UInt64 = 0
+  /// Group 0 registers at 0..<4, group 1 at 4..<8 (GICv2: one register, at 0).
+  var activePriorities = [UInt32](repeating: 0, count: 8)
+  var listRegisters = [UInt64](repeating: 0, count: 16)
+}
+
 /// The physical GIC as the hypervisor drives it: its own interrupts in EOImode 1 (priority drop
 /// and deactivation split, so a hardware-linked virtual interrupt is deactivated by the guest's
 /// own EOI), and the list registers of the virtualization extension.
@@ -113,6 +122,30 @@ struct HostGICDriver {
     }
   }
 
+  /// Which of `intids` (private interrupts) are active on the calling CPU; clears them. A vCPU
+  /// that leaves a host CPU takes the active state of its hardware-linked timer interrupt along,
+  /// so its EOI still deactivates it wherever it runs next.
+  func takeActivePrivate(_ intids: [UInt32], slot: Int) -> UInt32 {
+    var mask: UInt32 = 0
+    for i in intids where i < 32 { mask |= 1 << i }
+    let active: UInt32
+    switch version {
+    case .v3: active = MMIO.read32(redistributors[slot] + 0x10000 + 0x300) & mask
+    case .v2: active = MMIO.read32(distributor + 0x300) & mask
+    }
+    if active != 0 { deactivatePrivate(intids, slot: slot) }
+    return active
+  }
+
+  /// Marks private interrupts active on the calling CPU (the counterpart of `takeActivePrivate`).
+  func activatePrivate(_ mask: UInt32, slot: Int) {
+    guard mask != 0 else { return }
+    switch version {
+    case .v3: MMIO.write32(redistributors[slot] + 0x10000 + 0x300, mask)
+    case .v2: MMIO.write32(distributor + 0x300, mask)
+    }
+  }
+
   /// The GICv2 CPU-interface number of the calling CPU (from the banked ITARGETSR0).
   func cpuInterfaceMask() -> UInt8 {
     version == .v2 ? UInt8(truncatingIfNeeded: MMIO.read32(distributor + 0x800)) : 0
@@ -180,16 +213,51 @@ struct HostGICDriver {
 
   // MARK: Virtualization control
 
-  func enableVirtualInterface() {
+  /// Active-priority registers per group: 1, 2 or 4 by the implemented preemption bits.
+  var activePriorityRegisters: Int {
+    version == .v3 ? 1 << (Int(min(max(keel_read_ich_vtr_el2() >> 26 & 7, 4), 6)) - 4) : 1
+  }
+
+  /// Loads a vCPU's virtual CPU interface (VMCR, active priorities, list registers) and enables it.
+  func restoreVirtualInterface(_ state: VirtualInterfaceState) {
     switch version {
     case .v3:
-      keel_write_ich_vmcr_el2(0)
-      for n in 0..<listRegisterCount { keel_write_ich_lr(UInt32(n), 0) }
+      keel_write_ich_vmcr_el2(state.vmcr)
+      for n in 0..<activePriorityRegisters {
+        keel_write_ich_apr(0, UInt32(n), UInt64(state.activePriorities[n]))
+        keel_write_ich_apr(1, UInt32(n), UInt64(state.activePriorities[4 + n]))
+      }
+      for n in 0..<listRegisterCount { keel_write_ich_lr(UInt32(n), state.listRegisters[n]) }
       keel_write_ich_hcr_el2(1)
     case .v2:
-      MMIO.write32(hypervisorInterface + 0x8, 0)
-      for n in 0..<listRegisterCount { MMIO.write32(hypervisorInterface + 0x100 + UInt64(n) * 4, 0) }
+      MMIO.write32(hypervisorInterface + 0x8, UInt32(truncatingIfNeeded: state.vmcr))
+      MMIO.write32(hypervisorInterface + 0xF0, state.activePriorities[0])
+      for n in 0..<listRegisterCount {
+        MMIO.write32(hypervisorInterface + 0x100 + UInt64(n) * 4, UInt32(truncatingIfNeeded: state.listRegisters[n]))
+      }
       MMIO.write32(hypervisorInterface, 1)
+    }
+    keel_isb()
+  }
+
+  /// Saves the loaded vCPU's virtual CPU interface (list registers in `inUse` only) and disables it.
+  func saveVirtualInterface(_ state: inout VirtualInterfaceState, inUse: UInt64) {
+    switch version {
+    case .v3:
+      state.vmcr = keel_read_ich_vmcr_el2()
+      for n in 0..<activePriorityRegisters {
+        state.activePriorities[n] = UInt32(truncatingIfNeeded: keel_read_ich_apr(0, UInt32(n)))
+        state.activePriorities[4 + n] = UInt32(truncatingIfNeeded: keel_read_ich_apr(1, UInt32(n)))
+      }
+      for n in 0..<listRegisterCount { state.listRegisters[n] = inUse >> UInt64(n) & 1 == 1 ? keel_read_ich_lr(UInt32(n)) : 0 }
+      keel_write_ich_hcr_el2(0)
+    case .v2:
+      state.vmcr = UInt64(MMIO.read32(hypervisorInterface + 0x8))
+      state.activePriorities[0] = MMIO.read32(hypervisorInterface + 0xF0)
+      for n in 0..<listRegisterCount {
+        state.listRegisters[n] = inUse >> UInt64(n) & 1 == 1 ? UInt64(MMIO.read32(hypervisorInterface + 0x100 + UInt64(n) * 4)) : 0
+      }
+      MMIO.write32(hypervisorInterface, 0)
     }
     keel_isb()
   }

@@ -1,5 +1,7 @@
 #if os(none)
 import CKeelEL2
+import KeelSched
+import Synchronization
 import KeelArch
 import KeelDevices
 import KeelPSCI
@@ -20,6 +22,11 @@ enum Host {
   nonisolated(unsafe) static var wallClock = WallClock()
   nonisolated(unsafe) static var virtualTimerINTID: UInt32 = 27
   nonisolated(unsafe) static var physicalTimerINTID: UInt32 = 30
+  /// CNTHP, Keel's scheduling timer.
+  nonisolated(unsafe) static var hypervisorTimerINTID: UInt32 = 26
+  nonisolated(unsafe) static var vtcr: UInt64 = 0
+  /// MHz-equivalent of one host CPU (the unit of `cpu.min`/`cpu.max`, and what GETMHZ reports).
+  nonisolated(unsafe) static var cpuMHz: UInt32 = 1000
   nonisolated(unsafe) static var uartINTID: UInt32? = nil
   nonisolated(unsafe) static var uartBase: UInt64 = 0x0900_0000
   nonisolated(unsafe) static var ipaBits = 39
@@ -71,9 +78,12 @@ struct KeelHypervisor {
     if let timer = machine.timer {
       Host.virtualTimerINTID = timer.virtual
       Host.physicalTimerINTID = timer.nonSecurePhysical
+      Host.hypervisorTimerINTID = timer.hypervisorPhysical
     }
     if let rtc = machine.rtc { Host.wallClock = WallClock(rtc: rtc.base) }
-    Host.ipaBits = Stage2Control(parange: UInt8(keel_read_id_aa64mmfr0_el1() & 0xF)).ipaBits
+    let stage2 = Stage2Control(parange: UInt8(keel_read_id_aa64mmfr0_el1() & 0xF))
+    Host.ipaBits = stage2.ipaBits
+    Host.vtcr = stage2.rawValue
     Console.log("GICv\(gic.version.rawValue) with \(gic.listRegisterCount) list registers; stage-2 IPA \(Host.ipaBits) bits")
 
     let stacks = keel_stacks_start()
@@ -92,23 +102,23 @@ struct KeelHypervisor {
       if r != 0 { Console.log("host CPU \(slot) did not start (PSCI \(r))") }
     }
 
+    let definition = machineDefinition(machine)
+    Host.cpuMHz = definition.cpuMHz
     var ram = GuestRAMAllocator(machine)
     var vms: [VM] = []
-    var slot = 0
-    for def in vmDefinitions(machine) {
-      if let vm = createVM(def, id: vms.count, firstSlot: slot, ram: &ram, machine) {
-        vms.append(vm)
-        slot += def.cpus
-      }
+    for def in definition.vms {
+      if let vm = createVM(def, id: vms.count, ram: &ram, machine) { vms.append(vm) }
     }
     guard !vms.isEmpty else { hypervisorPanic("no VM could be started") }
+    Sched.start(definition, vms: vms, hostCPUs: cpuCount)
     Console.log(vms.count == 1 ? "\(vms[0].name): guest console follows" : "\(vms.count) VMs; guest console lines are prefixed with [name]")
     Host.startLock.lock()
     Host.vms = vms
     Host.startLock.unlock()
+    Sched.ready.store(true, ordering: .releasing)
     keel_sev()
-    for cpu in Host.cpus.dropFirst() { Host.gic.sendKick(toMPIDR: cpu.mpidr, cpuMask: cpu.cpuInterfaceMask) }
-    idle(Host.cpus[0])
+    for vm in vms { powerOn(vm.vcpus[0]) }
+    schedule(Host.cpus[0])
   }
 }
 
@@ -116,21 +126,23 @@ struct KeelHypervisor {
 func keelSecondaryMain(_ slot: UInt64) {
   let cpu = Host.cpus[Int(slot)]
   startCPU(cpu)
-  idle(cpu)
+  schedule(cpu)
 }
 
 func startCPU(_ cpu: PerCPU) {
   cpu.install()
-  Host.gic.initCPU(slot: cpu.slot, timers: [Host.virtualTimerINTID, Host.physicalTimerINTID])
+  Host.gic.initCPU(slot: cpu.slot, timers: [Host.virtualTimerINTID, Host.physicalTimerINTID, Host.hypervisorTimerINTID])
+  keel_write_cnthp_ctl_el2(0)
   cpu.cpuInterfaceMask = Host.gic.cpuInterfaceMask()
   keel_write_cptr_el2(0x33FF)
 }
 
 // MARK: The VMs
 
-/// The VMs to build: from the configuration module the `keel` CLI loads (`keel.config=0x…`),
-/// or, without one, a single VM from `keel.cpus=`/`keel.memory=`/`keel.load=` and the first kernel module.
-func vmDefinitions(_ machine: MachineDescription) -> [VMDefinition] {
+/// The VMs to build and how they share the CPUs: from the configuration module the `keel` CLI
+/// loads (`keel.config=0x…`), or, without one, a single VM from `keel.cpus=`/`keel.memory=`/
+/// `keel.load=` and the first kernel module.
+func machineDefinition(_ machine: MachineDescription) -> MachineDefinition {
   var legacy = VMDefinition(name: Array("vm0".utf8))
   for word in machine.bootargs.split(separator: " ") {
     let parts = word.split(separator: "=", maxSplits: 1)
@@ -139,9 +151,9 @@ func vmDefinitions(_ machine: MachineDescription) -> [VMDefinition] {
     if key == "keel.config", let address = HypervisorConfiguration.number(value) {
       let text = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(address)), count: HypervisorConfiguration.maxSize)
       do throws(ConfigurationError) {
-        let vms = try HypervisorConfiguration.parse(text)
-        guard !vms.isEmpty else { hypervisorPanic("configuration at \(hex(address)) defines no VM") }
-        return vms
+        let definition = try HypervisorConfiguration.parseMachine(text)
+        guard !definition.vms.isEmpty else { hypervisorPanic("configuration at \(hex(address)) defines no VM") }
+        return definition
       } catch {
         hypervisorPanic("configuration at \(hex(address)): \(error.description)")
       }
@@ -153,7 +165,9 @@ func vmDefinitions(_ machine: MachineDescription) -> [VMDefinition] {
   legacy.kernelModule = machine.modules.first(where: { $0.kind == .kernel })?.region.base
   legacy.initrdModule = machine.modules.first(where: { $0.kind == .ramdisk })?.region.base
   guard legacy.kernelModule != nil else { hypervisorPanic("no guest kernel: pass one with -device guest-loader,kernel=...") }
-  return [legacy]
+  var definition = MachineDefinition()
+  definition.vms = [legacy]
+  return definition
 }
 
 /// Host memory for guest RAM is handed out from the top down, above everything Keel and the
@@ -186,15 +200,12 @@ func module(at address: UInt64?, _ machine: MachineDescription) -> GuestModule? 
   return machine.modules.first(where: { $0.region.base == address })
 }
 
-func createVM(_ def: VMDefinition, id: Int, firstSlot: Int, ram: inout GuestRAMAllocator, _ machine: MachineDescription) -> VM? {
+func createVM(_ def: VMDefinition, id: Int, ram: inout GuestRAMAllocator, _ machine: MachineDescription) -> VM? {
   let name = String(decoding: def.name, as: UTF8.self)
   func fail(_ why: String) -> VM? { Console.log("\(name): not started: \(why)"); return nil }
   guard let kernel = module(at: def.kernelModule, machine) else { return fail("no kernel module at \(hex(def.kernelModule ?? 0))") }
   let initrd = module(at: def.initrdModule, machine)
   if def.initrdModule != nil && initrd == nil { return fail("no initrd module at \(hex(def.initrdModule!))") }
-  guard firstSlot + def.cpus <= Host.cpus.count else {
-    return fail("\(def.cpus) vCPUs do not fit: \(Host.cpus.count - firstSlot) host CPUs left (each vCPU is pinned to one)")
-  }
   let ramSize = def.memoryMiB << 20
   let ramBase: UInt64 = 0x4000_0000
   guard let hostBase = ram.take(ramSize) else { return fail("\(def.memoryMiB) MiB of guest RAM do not fit in host memory") }
@@ -213,7 +224,7 @@ func createVM(_ def: VMDefinition, id: Int, firstSlot: Int, ram: inout GuestRAMA
   let version: KeelVGIC.GICVersion = Host.gic.version
   let vm: VM
   do throws(Stage2Error) {
-    vm = try VM(id: id, definition: def, layout: layout, ramHostBase: hostBase, gic: version, firstSlot: firstSlot, ipaBits: Host.ipaBits)
+    vm = try VM(id: id, definition: def, layout: layout, ramHostBase: hostBase, gic: version, ipaBits: Host.ipaBits)
     if version == .v2, let gicv = Host.machine.gic?.virtualCPUInterface {
       try vm.stage2.map(ipa: layout.cpuInterface.base, to: PA(gicv.base), size: layout.cpuInterface.size, .device)
     }
@@ -238,16 +249,10 @@ func createVM(_ def: VMDefinition, id: Int, firstSlot: Int, ram: inout GuestRAMA
   vm.bootImage = BootImage(plan: plan, layout: boot, kernel: kernel, initrd: initrd, dtb: platform.build())
   loadBootImage(vm)
 
-  for (i, v) in vm.vcpus.enumerated() {
-    let cpu = Host.cpus[firstSlot + i]
-    v.hostMPIDR = cpu.mpidr
-    v.hostCPUMask = cpu.cpuInterfaceMask
-    cpu.assigned = v
-  }
   vm.vcpus[0].powerOnAtEntry()
   let format = plan.format == .linuxImage ? "Linux Image" : (plan.format == .elf ? "ELF" : "raw binary")
   let time = def.timeMode == .trapped ? ", trapped physical counter at \(vm.guestCounterFrequency) Hz" : ""
-  Console.log("\(vm.name): \(def.cpus) vCPUs on host CPUs \(firstSlot)-\(firstSlot + def.cpus - 1), \(def.memoryMiB) MiB at host \(hex(hostBase)), \(format) entry \(hex(plan.entry)), DTB \(hex(boot.dtbAddress))" + (initrd != nil ? ", initrd \(initrd!.region.size) bytes" : "") + time)
+  Console.log("\(vm.name): \(def.cpus) vCPUs, \(def.memoryMiB) MiB at host \(hex(hostBase)), \(format) entry \(hex(plan.entry)), DTB \(hex(boot.dtbAddress))" + (initrd != nil ? ", initrd \(initrd!.region.size) bytes" : "") + time)
   Console.log("\(vm.name): counter offset \(vm.counterOffset) (CNTVOFF; guest counter = host counter - offset)")
   return vm
 }
@@ -287,74 +292,6 @@ func loadBootImage(_ vm: VM) {
   }
 }
 
-// MARK: Running vCPUs
-
-/// What a host CPU does when its vCPU is not running: sleep until kicked.
-func idle(_ cpu: PerCPU) -> Never {
-  while true {
-    if Host.vms.isEmpty {
-      keel_wfe()
-      continue
-    }
-    if let v = cpu.assigned {
-      if case .stopping = v.vm.state { park(cpu) }
-      if v.vm.state == .resetting { cpu.parked = true }
-      if v.power == .onPending && !v.vm.paused { start(v, on: cpu) }
-    }
-    Host.gic.resampleAfterGuestDeactivation()
-    keel_wfi()
-    drainHostInterrupts(cpu)
-  }
-}
-
-/// Power a vCPU on and enter it. Never returns: the next time this CPU runs Swift it is in a trap.
-func start(_ v: VCPU, on cpu: PerCPU) -> Never {
-  let vm = v.vm
-  vm.lock.lock()
-  v.power = .on
-  vm.lock.unlock()
-  v.reset(entry: v.startEntry, x0: v.startContext)
-  cpu.load(v)
-  keel_write_vttbr_el2(vm.stage2.vttbr(vmid: vm.vmid))
-  keel_write_vtcr_el2(Stage2Control(parange: UInt8(keel_read_id_aa64mmfr0_el1() & 0xF)).rawValue)
-  keel_write_hcr_el2(HypervisorConfiguration.keelGuest.rawValue)
-  keel_write_vmpidr_el2(v.affinity.mpidr)
-  keel_write_vpidr_el2(keel_read_midr_el1())
-  keel_write_cntvoff_el2(vm.counterOffset)
-  // Pass-through time: EL1 may read the physical counter, the physical timer traps.
-  // Trapped time: both trap, and Keel runs the guest's clock (Time.swift).
-  keel_write_cnthctl_el2(vm.clock == nil ? 1 : 0)
-  // TDA: debug-register accesses trap, so the backdoor's EL0 MRS MDCCSR_EL0 reaches Keel even
-  // though Linux sets MDSCR_EL1.TDCC (Debug.swift keeps the guest's MDSCR_EL1 in a shadow).
-  keel_write_mdcr_el2(Host.mdcrBase | 1 << 9)
-  v.el1.load()
-  // A timer interrupt a previous boot of this VM left active would never fire again.
-  Host.gic.deactivatePrivate([Host.virtualTimerINTID, Host.physicalTimerINTID], slot: cpu.slot)
-  keel_write_mdscr_el1(v.mdscrShadow & ~DebugRegister.tdcc)
-  reloadGuestTimer(v)
-  Host.gic.enableVirtualInterface()
-  keel_isb()
-  keel_tlbi_vmalls12e1is()
-  flushInterrupts(v)
-  keel_enter_guest()
-}
-
-/// Stop this CPU for good: its VM is going away.
-func park(_ cpu: PerCPU) -> Never {
-  if let vm = cpu.assigned?.vm {
-    vm.lock.lock()
-    cpu.parked = true
-    vm.lock.unlock()
-    keel_sev()
-  }
-  cpu.vcpu = nil
-  cpu.raw.pointee.context = cpu.idleContext
-  while true {
-    keel_wfi()
-    drainHostInterrupts(cpu)
-  }
-}
-
 // MARK: Interrupts
 
 /// Take every pending physical interrupt on this CPU.
@@ -367,7 +304,7 @@ func drainHostInterrupts(_ cpu: PerCPU) {
     if intid == Host.virtualTimerINTID || intid == Host.physicalTimerINTID {
       // Leave it active: the guest's EOI of the hardware-linked virtual interrupt deactivates it.
       gic.endOfInterrupt(iar)
-      if let v = cpu.assigned, case .running = v.vm.state {
+      if let v = cpu.vcpu, case .running = v.vm.state {
         v.vm.lock.lock()
         _ = v.vm.vgic.injectHardware(intid: intid, vcpu: v.index)
         v.vm.lock.unlock()
@@ -376,6 +313,8 @@ func drainHostInterrupts(_ cpu: PerCPU) {
       }
       continue
     }
+    // The scheduling timer is level-sensitive: schedulerTick masks it before it is deactivated.
+    if intid == Host.hypervisorTimerINTID { schedulerTick(cpu) }
     gic.endOfInterrupt(iar)
     gic.deactivate(iar)
     if let uart = Host.uartINTID, intid == uart { receiveConsoleInput() }
@@ -406,7 +345,7 @@ enum ConsoleInput {
     let kicks = vm.pendingKicks
     vm.pendingKicks = 0
     vm.lock.unlock()
-    kick(vm, kicks)
+    deliver(vm, kicks)
   }
 }
 
@@ -443,14 +382,6 @@ func resumeConsoleInput() {
   if throttled {
     MMIO.write32(Host.uartBase + 0x38, ConsoleInput.rxInterrupts)
     receiveConsoleInput()
-  }
-}
-
-/// Wake the host CPUs of these vCPUs so they pick up new virtual interrupts.
-func kick(_ vm: VM, _ mask: UInt64, except: Int = -1) {
-  guard mask != 0 else { return }
-  for v in vm.vcpus where mask >> UInt64(v.index) & 1 == 1 && v.index != except {
-    Host.gic.sendKick(toMPIDR: v.hostMPIDR, cpuMask: v.hostCPUMask)
   }
 }
 

@@ -1,8 +1,10 @@
 #if os(none)
 import CKeelEL2
+import Synchronization
 import KeelBackdoor
 import KeelTime
 import KeelVM
+import KeelSched
 
 /// Management commands typed on (or sent by `keel` to) the host serial console, after the
 /// byte 0x1C. They never reach a guest. Protocol: docs/protocols.md.
@@ -101,6 +103,8 @@ enum Management {
 
 // MARK: Pause and resume
 
+/// The VM's vCPUs leave their host CPUs at their next exit and sleep until `resume`; guest
+/// time stands still meanwhile.
 func pause(_ vm: VM) {
   vm.lock.lock()
   if !vm.paused {
@@ -109,7 +113,11 @@ func pause(_ vm: VM) {
     vm.clock?.pause(atHost: vm.pausedAtCount)
   }
   vm.lock.unlock()
-  for v in vm.vcpus { Host.gic.sendKick(toMPIDR: v.hostMPIDR, cpuMask: v.hostCPUMask) }
+  var kicks = CPUMask()
+  Sched.lock.lock()
+  for v in vm.vcpus { if case .running(let host) = Sched.policy.state(of: v.id) { kicks.insert(host) } }
+  Sched.lock.unlock()
+  for host in kicks { Host.cpus[host.index].kick() }
 }
 
 func resume(_ vm: VM) {
@@ -117,24 +125,12 @@ func resume(_ vm: VM) {
   if vm.paused {
     let now = keel_read_cntpct_el0()
     // Guest time does not advance while paused: the virtual counter offset grows by the pause.
+    // Each vCPU loads the new offset and timer deadlines when it next gets a CPU.
     vm.counterOffset &+= now &- vm.pausedAtCount
     vm.clock?.resume(atHost: now)
     vm.paused = false
   }
   vm.lock.unlock()
-  for v in vm.vcpus { Host.gic.sendKick(toMPIDR: v.hostMPIDR, cpuMask: v.hostCPUMask) }
-}
-
-/// A vCPU of a paused VM waits here, in Keel, until the VM resumes; then it reloads the
-/// counter offset and timer deadlines the pause moved.
-func waitWhilePaused(_ cpu: PerCPU, _ v: VCPU) {
-  while v.vm.paused {
-    if case .stopping = v.vm.state { park(cpu) }
-    Host.gic.resampleAfterGuestDeactivation()
-    keel_wfi()
-    drainHostInterrupts(cpu)
-  }
-  keel_write_cntvoff_el2(v.vm.counterOffset)
-  reloadGuestTimer(v)
+  deliver(vm, (1 << UInt64(vm.vcpus.count)) - 1)
 }
 #endif

@@ -1,5 +1,7 @@
 #if os(none)
 import CKeelEL2
+import KeelSched
+import Synchronization
 
 /// State private to one host CPU.
 ///
@@ -13,12 +15,18 @@ final class PerCPU {
   let raw: UnsafeMutablePointer<keel_percpu>
   /// The vCPU loaded on this host CPU right now (its registers are what the vectors save).
   var vcpu: VCPU? = nil
-  /// The vCPU pinned to this host CPU (1:1 pinning), whether running or not.
-  var assigned: VCPU? = nil
   /// Idle context: where the vectors would save state if an exception hit with no vCPU loaded.
   let idleContext: UnsafeMutablePointer<keel_vcpu_context>
   var cpuInterfaceMask: UInt8 = 0
-  var parked = false
+  /// Another CPU asks this one to consult the scheduler (Scheduling.swift).
+  let rescheduleRequested = Atomic<Bool>(false)
+  /// The scheduling timer is armed for the running vCPU's slice end (written under Sched.lock).
+  var sliceArmed = true
+  /// Set by a WFI or CPU_SUSPEND trap: the vCPU sleeps when the trap ends, with this slack.
+  var pendingBlock: UInt64? = nil
+  /// Per VM id: the vCPU index that ran here last (-1: none), for local TLB maintenance.
+  var lastVCPU = [Int](repeating: -1, count: 256)
+  var id: HostCPUID { HostCPUID(slot) }
 
   init(slot: Int, mpidr: UInt64, stackTop: UInt64) {
     self.slot = slot
@@ -37,6 +45,9 @@ final class PerCPU {
     let raw = UnsafeMutablePointer<keel_percpu>(bitPattern: UInt(keel_read_tpidr_el2()))!
     return Unmanaged<PerCPU>.fromOpaque(raw.pointee.owner!).takeUnretainedValue()
   }
+
+  /// Interrupt this CPU (SGI 0): it leaves its guest or its WFI and looks at what changed.
+  func kick() { Host.gic.sendKick(toMPIDR: mpidr, cpuMask: cpuInterfaceMask) }
 
   func load(_ v: VCPU) {
     vcpu = v

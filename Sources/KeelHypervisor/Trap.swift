@@ -1,5 +1,7 @@
 #if os(none)
 import CKeelEL2
+import Synchronization
+import KeelSched
 import KeelArch
 import KeelDevices
 import KeelPSCI
@@ -16,7 +18,7 @@ func keelTrap(_ kind: UInt64) {
   if !v.vm.reachedUserspace && ProcessorState.exceptionLevel(v.pstate) == 0 { v.vm.noteUserspace() }
   switch kind {
   case 0:
-    handleSynchronous(v, ExceptionSyndrome(rawValue: keel_read_esr_el2()))
+    handleSynchronous(cpu, v, ExceptionSyndrome(rawValue: keel_read_esr_el2()))
   case 1, 2:
     v.exits.irq += 1
     drainHostInterrupts(cpu)
@@ -28,31 +30,34 @@ func keelTrap(_ kind: UInt64) {
   leaveTrap(cpu, v)
 }
 
-/// The exit path shared by all traps: stop, pause, switch or resume.
+/// The exit path shared by all traps: leave for good, pause, sleep, switch or resume. A vCPU
+/// only ever leaves its host CPU here, at the end of a trap, with its emulation complete.
 func leaveTrap(_ cpu: PerCPU, _ v: VCPU) {
   let vm = v.vm
-  if case .stopping = vm.state { park(cpu) }
-  if vm.state == .resetting { leaveForReset(cpu, v) }
-  if vm.paused { waitWhilePaused(cpu, v) }
-  if v.power != .on {
-    // CPU_OFF: the vCPU's state is gone; wait for a CPU_ON.
-    cpu.vcpu = nil
-    cpu.raw.pointee.context = cpu.idleContext
-    Host.gic.setUnderflowInterrupt(false)
-    idle(cpu)
+  if vm.state != .running || v.power != .on { leaveForGood(cpu, v) }
+  if vm.paused {
+    Sched.lock.lock()
+    Sched.policy.block(v.id, until: nil, now: keel_read_cntpct_el0())
+    Sched.lock.unlock()
+    reschedule(cpu, v)
+  } else if let slack = cpu.pendingBlock {
+    cpu.pendingBlock = nil
+    block(v, on: cpu, slack: slack)
+  } else if cpu.rescheduleRequested.load(ordering: .acquiring) {
+    reschedule(cpu, v)
   }
   flushInterrupts(v)
 }
 
-func handleSynchronous(_ v: VCPU, _ esr: ExceptionSyndrome) {
+func handleSynchronous(_ cpu: PerCPU, _ v: VCPU, _ esr: ExceptionSyndrome) {
   switch esr.exceptionClass {
   case .dataAbortLowerEL:
-    handleDataAbort(v, esr)
+    handleDataAbort(cpu, v, esr)
   case .hvc64:
     v.exits.hvc += 1
     // ELR already points past the HVC.
     switch esr.iss & 0xFFFF {
-    case 0: handleSMCCC(v)
+    case 0: handleSMCCC(cpu, v)
     case 0x86:
       // The backdoor's EL1 form (HVC #0x86): the PC is already past the call.
       if !runBackdoor(v) { v.setGPR(0, PSCIStatus.notSupported.register) }
@@ -62,19 +67,24 @@ func handleSynchronous(_ v: VCPU, _ esr: ExceptionSyndrome) {
     v.exits.smc += 1
     // A trapped SMC returns to the SMC itself; step over it.
     v.pc &+= 4
-    handleSMCCC(v)
+    handleSMCCC(cpu, v)
   case .systemRegister:
     v.exits.systemRegister += 1
-    handleSystemRegister(v, esr)
+    handleSystemRegister(cpu, v, esr)
   case .waitForInterrupt:
+    v.pc &+= esr.instructionLength
     if esr.iss & 1 == 1 {
+      // WFE: the guest spins on a lock or an event. With other vCPUs waiting, give way (the
+      // one it waits for may be among them); otherwise just let the host CPU breathe.
       v.exits.wfe += 1
-      keel_yield()
+      Sched.lock.lock()
+      let waiting = Sched.policy.hasWaitingWork()
+      Sched.lock.unlock()
+      if waiting { cpu.rescheduleRequested.store(true, ordering: .relaxed) } else { keel_yield() }
     } else {
       v.exits.wfi += 1
-      waitForInterrupt(v)
+      waitForInterrupt(cpu, v, slack: Sched.wfiSlack)
     }
-    v.pc &+= esr.instructionLength
   case .instructionAbortLowerEL:
     v.exits.other += 1
     let far = keel_read_far_el2()
@@ -87,8 +97,9 @@ func handleSynchronous(_ v: VCPU, _ esr: ExceptionSyndrome) {
   }
 }
 
-/// WFI: sleep the host CPU until an interrupt for this vCPU could be pending.
-func waitForInterrupt(_ v: VCPU) {
+/// WFI (and CPU_SUSPEND): unless an interrupt is already pending, the vCPU sleeps when the trap
+/// ends (`leaveTrap` → `block`), for at most its timers' deadlines plus `slack`.
+func waitForInterrupt(_ cpu: PerCPU, _ v: VCPU, slack: UInt64) {
   // Bring the vGIC up to date first: an interrupt the guest just completed may have left a
   // new one of the same number latched behind it.
   flushInterrupts(v)
@@ -98,13 +109,10 @@ func waitForInterrupt(_ v: VCPU) {
     if state == .pending || state == .pendingActive { return }
   }
   if v.power != .on { return }
-  // Physical interrupts stay masked at EL2, but a pending one still ends WFI; it is then
-  // taken as an exit as soon as the guest resumes.
-  gic.resampleAfterGuestDeactivation()
-  keel_wfi()
+  cpu.pendingBlock = slack
 }
 
-func handleSMCCC(_ v: VCPU) {
+func handleSMCCC(_ cpu: PerCPU, _ v: VCPU) {
   let vm = v.vm
   vm.lock.lock()
   let action = PSCI.handle(v.gpr(0), v.gpr(1), v.gpr(2), v.gpr(3), machine: vm)
@@ -119,14 +127,13 @@ func handleSMCCC(_ v: VCPU) {
     t.power = .onPending
     vm.lock.unlock()
     v.setGPR(0, PSCIStatus.success.register)
-    Host.gic.sendKick(toMPIDR: t.hostMPIDR, cpuMask: t.hostCPUMask)
+    powerOn(t)
   case .cpuOff:
     v.power = .off
     vm.lock.unlock()
   case .suspend(let request, let entry, let context):
     vm.lock.unlock()
     v.setGPR(0, PSCIStatus.success.register)
-    waitForInterrupt(v)
     if request.isPowerdown {
       // Context was lost: resume at the entry point as if from CPU_ON.
       v.pc = entry
@@ -134,38 +141,30 @@ func handleSMCCC(_ v: VCPU) {
       v.setGPR(0, context)
       keel_write_sctlr_el1(EL1State().sctlr)
     }
+    // A deeper state tolerates a later wake-up, which lets the host coalesce timer events.
+    waitForInterrupt(cpu, v, slack: request.isPowerdown ? Sched.powerdownSlack : Sched.standbySlack)
   case .systemOff:
     vm.lock.unlock()
-    stopVM(vm, reason: "poweroff", by: v)
+    stopVM(vm, reason: "poweroff", by: v, on: cpu)
   case .systemReset:
     vm.lock.unlock()
-    resetVM(vm, by: v)
+    resetVM(vm, by: v, on: cpu)
   }
 }
 
 /// Bring every vCPU of the VM to a halt and report. Other VMs keep running; when the last VM
 /// has stopped, Keel powers the host off.
-func stopVM(_ vm: VM, reason: String, by v: VCPU) -> Never {
+func stopVM(_ vm: VM, reason: String, by v: VCPU, on cpu: PerCPU) -> Never {
   vm.lock.lock()
   let first = vm.state == .running
   if first { vm.state = .stopping(reason) }
   vm.lock.unlock()
-  let cpu = Host.cpus[vm.firstSlot + v.index]
-  if !first { park(cpu) }
-  for other in vm.vcpus where other.index != v.index {
-    Host.gic.sendKick(toMPIDR: other.hostMPIDR, cpuMask: other.hostCPUMask)
-  }
-  // Wait (bounded) until the other CPUs have parked, so their counters are final.
-  let deadline = keel_read_cntpct_el0() + keel_read_cntfrq_el0()
-  while keel_read_cntpct_el0() < deadline {
-    var all = true
-    for other in vm.vcpus where other.index != v.index && !Host.cpus[vm.firstSlot + other.index].parked { all = false }
-    if all { break }
-    keel_wfe()
-  }
+  if !first { leaveForGood(cpu, v) }
+  haltOthers(vm, leaving: v, on: cpu)
   if !vm.consoleLine.isEmpty { Console.guestLine(vm.name, vm.consoleLine + [10]); vm.consoleLine.removeAll() }
   Console.log("\(vm.name): stopped: \(reason)")
   Console.log("\(vm.name): exits \(vm.exitTotals.summary)")
+  Console.log("\(vm.name): cpu \(cpuTimeSummary(vm))")
   Host.startLock.lock()
   var running = 0
   for other in Host.vms { if case .stopping = other.state {} else { running += 1 } }
@@ -174,34 +173,48 @@ func stopVM(_ vm: VM, reason: String, by v: VCPU) -> Never {
     Console.log("all VMs stopped; powering off")
     Host.firmware.systemOff()
   }
-  park(cpu)
+  schedule(cpu)
+}
+
+/// `v` leaves this CPU for good and every other vCPU of its VM stops: those off a CPU at once,
+/// running ones at their next exit (their CPUs are kicked). Returns when none is on a CPU any
+/// more, so their counters are final (bounded: one second).
+func haltOthers(_ vm: VM, leaving v: VCPU, on cpu: PerCPU) {
+  let now = keel_read_cntpct_el0()
+  var kicks = CPUMask()
+  Sched.lock.lock()
+  Sched.policy.account(vcpu: v.id, ran: now &- v.stintStart, now: now)
+  Sched.policy.powerOff(v.id)
+  for other in vm.vcpus where other !== v {
+    if case .running(let host) = Sched.policy.state(of: other.id) { kicks.insert(host) } else { Sched.policy.powerOff(other.id) }
+  }
+  Sched.lock.unlock()
+  drop(v, from: cpu)
+  for host in kicks { Host.cpus[host.index].kick() }
+  let deadline = now + keel_read_cntfrq_el0()
+  while keel_read_cntpct_el0() < deadline {
+    var all = true
+    for other in vm.vcpus where other.resident.load(ordering: .acquiring) >= 0 { all = false }
+    if all { break }
+    keel_wfe()
+  }
 }
 
 /// A guest's SYSTEM_RESET reboots the VM: its vCPUs leave, guest RAM gets the kernel, initrd
 /// and DTB again, the vGIC starts afresh, and vCPU 0 enters at the image's entry. Three resets
 /// within a minute are a reset loop (typically a kernel that panics at boot): the VM stops.
-func resetVM(_ vm: VM, by v: VCPU) -> Never {
-  let cpu = Host.cpus[vm.firstSlot + v.index]
+func resetVM(_ vm: VM, by v: VCPU, on cpu: PerCPU) -> Never {
   let now = keel_read_cntpct_el0()
   let minute = keel_read_cntfrq_el0() * 60
   vm.lock.lock()
-  guard vm.state == .running else { vm.lock.unlock(); park(cpu) }
+  guard vm.state == .running else { vm.lock.unlock(); leaveForGood(cpu, v) }
   vm.resets = vm.resets.filter { now &- $0 < minute } + [now]
   let loop = vm.resets.count >= 3
   if !loop { vm.state = .resetting }
   vm.lock.unlock()
-  if loop { stopVM(vm, reason: "reset loop", by: v) }
+  if loop { stopVM(vm, reason: "reset loop", by: v, on: cpu) }
 
-  for other in vm.vcpus where other.index != v.index {
-    Host.gic.sendKick(toMPIDR: other.hostMPIDR, cpuMask: other.hostCPUMask)
-  }
-  let deadline = now + keel_read_cntfrq_el0()
-  while keel_read_cntpct_el0() < deadline {
-    var all = true
-    for other in vm.vcpus where other.index != v.index && !Host.cpus[vm.firstSlot + other.index].parked { all = false }
-    if all { break }
-    keel_wfe()
-  }
+  haltOthers(vm, leaving: v, on: cpu)
   Console.log("\(vm.name): reset by the guest; rebooting (\(vm.resets.count) in the last minute)")
   vm.lock.lock()
   loadBootImage(vm)
@@ -209,33 +222,19 @@ func resetVM(_ vm: VM, by v: VCPU) -> Never {
   for c in vm.vcpus {
     c.power = .off
     c.listRegistersInUse = 0
-    Host.cpus[vm.firstSlot + c.index].parked = false
   }
   vm.counterOffset = keel_read_cntpct_el0()
   if let clock = vm.clock { vm.clock = GuestClock(hostHz: clock.hostHz, guestHz: clock.guestHz, hostNow: vm.counterOffset) }
   vm.vcpus[0].powerOnAtEntry()
   vm.state = .running
   vm.lock.unlock()
-  leaveForReset(cpu, v)
-}
-
-/// This host CPU gives up its vCPU for a VM reboot and waits in `idle` for it to be powered on.
-func leaveForReset(_ cpu: PerCPU, _ v: VCPU) -> Never {
-  v.vm.lock.lock()
-  if v.vm.state == .resetting { cpu.parked = true }
-  v.vm.lock.unlock()
-  keel_sev()
-  cpu.vcpu = nil
-  cpu.raw.pointee.context = cpu.idleContext
-  Host.gic.setUnderflowInterrupt(false)
-  let boot = v.vm.vcpus[0]
-  if boot !== v && boot.power == .onPending { Host.gic.sendKick(toMPIDR: boot.hostMPIDR, cpuMask: boot.hostCPUMask) }
-  idle(cpu)
+  powerOn(vm.vcpus[0])
+  schedule(cpu)
 }
 
 // MARK: MMIO
 
-func handleDataAbort(_ v: VCPU, _ esr: ExceptionSyndrome) {
+func handleDataAbort(_ cpu: PerCPU, _ v: VCPU, _ esr: ExceptionSyndrome) {
   let iss = DataAbortISS(esr.iss)
   let far = keel_read_far_el2()
   let ipa = IPA(hpfar: keel_read_hpfar_el2(), far: far)
@@ -279,7 +278,7 @@ func handleDataAbort(_ v: VCPU, _ esr: ExceptionSyndrome) {
   if effects.deactivateHardware != 0 {
     for i in 0..<32 where effects.deactivateHardware >> UInt32(i) & 1 == 1 { Host.gic.deactivate(UInt32(i)) }
   }
-  kick(vm, effects.kick, except: v.index)
+  deliver(vm, effects.kick, from: cpu)
   if case .uart(let offset) = target, !access.isWrite, offset & ~3 == 0, vm.id == Host.focus {
     // The guest took bytes from its receive FIFO: pass on any queued console input.
     resumeConsoleInput()
@@ -289,7 +288,7 @@ func handleDataAbort(_ v: VCPU, _ esr: ExceptionSyndrome) {
 
 // MARK: System registers
 
-func handleSystemRegister(_ v: VCPU, _ esr: ExceptionSyndrome) {
+func handleSystemRegister(_ cpu: PerCPU, _ v: VCPU, _ esr: ExceptionSyndrome) {
   let iss = SystemRegisterISS(esr.iss)
   let reg = iss.encoding
   let vm = v.vm
@@ -297,7 +296,7 @@ func handleSystemRegister(_ v: VCPU, _ esr: ExceptionSyndrome) {
     vm.lock.lock()
     let effects = vm.vgic.sendSGI(from: v.index, value: v.gpr(iss.register))
     vm.lock.unlock()
-    kick(vm, effects.kick, except: v.index)
+    deliver(vm, effects.kick, from: cpu)
     v.pc &+= esr.instructionLength
     return
   }

@@ -5,6 +5,8 @@ import KeelPSCI
 import KeelVM
 import KeelLoader
 import KeelTime
+import KeelSched
+import Synchronization
 
 /// The EL1 system-register state of a vCPU: what must be saved and restored when a host CPU
 /// switches between vCPUs. GPRs, PC, PSTATE and FP/SIMD live in `keel_vcpu_context`.
@@ -42,7 +44,7 @@ struct EL1State {
   }
 }
 
-/// One virtual CPU. Pinned to host CPU `index` of its VM in this version of Keel.
+/// One virtual CPU. It runs on whichever host CPU the scheduler gives it (Scheduling.swift).
 final class VCPU {
   let index: Int
   let affinity: Affinity
@@ -61,9 +63,16 @@ final class VCPU {
   var debugShadow: [UInt32: UInt64] = [:]
   /// The guest's physical timer in trapped-time mode (Time.swift).
   var physicalTimer = GuestTimer()
-  /// Host CPU this vCPU runs on and how to kick it.
-  var hostMPIDR: UInt64 = 0
-  var hostCPUMask: UInt8 = 0
+  /// Its identity in the scheduler.
+  var id = VCPUID(0)
+  /// Host CPU slot holding its hardware state, -1 while that state is saved here.
+  let resident = Atomic<Int>(-1)
+  /// Host count when it last got a CPU (or was last charged).
+  var stintStart: UInt64 = 0
+  /// What `save` keeps while it is off a CPU: the virtual CPU interface, and which of its
+  /// hardware-linked timer interrupts were active.
+  var gicState = VirtualInterfaceState()
+  var timerActive: UInt32 = 0
 
   init(index: Int, vm: VM) {
     self.index = index
@@ -99,6 +108,8 @@ final class VCPU {
     pstate = ProcessorState.el1hMasked
     el1 = EL1State()
     listRegistersInUse = 0
+    gicState = VirtualInterfaceState()
+    timerActive = 0
     mdscrShadow = 0
     debugShadow = [:]
     physicalTimer = GuestTimer()

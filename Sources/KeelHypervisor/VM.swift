@@ -78,8 +78,6 @@ final class VM {
   var reachedUserspace = false
 
   let definition: VMDefinition
-  /// Host CPU slot of vCPU 0; vCPU n runs on slot firstSlot + n.
-  let firstSlot: Int
   /// Paused from the management console: vCPUs wait in Keel, guest time stands still.
   var paused = false
   var pausedAtCount: UInt64 = 0
@@ -93,11 +91,10 @@ final class VM {
 
   var guestCounterFrequency: UInt64 { definition.timeMode == .trapped ? (definition.timeFrequency ?? keel_read_cntfrq_el0()) : keel_read_cntfrq_el0() }
 
-  init(id: Int, definition: VMDefinition, layout: GuestLayout, ramHostBase: UInt64, gic: KeelVGIC.GICVersion, firstSlot: Int, ipaBits: Int) throws(Stage2Error) {
+  init(id: Int, definition: VMDefinition, layout: GuestLayout, ramHostBase: UInt64, gic: KeelVGIC.GICVersion, ipaBits: Int) throws(Stage2Error) {
     let vcpuCount = definition.cpus
     self.id = id
     self.definition = definition
-    self.firstSlot = firstSlot
     self.name = String(decoding: definition.name, as: UTF8.self)
     self.layout = layout
     self.ramHostBase = ramHostBase

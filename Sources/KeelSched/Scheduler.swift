@@ -146,6 +146,26 @@ public struct Scheduler: Sendable {
     allocation[group.index] * UInt64(configuration.mhzPerCPU) / cpuUnit
   }
 
+  /// Whether some eligible vCPU waits for a host CPU. Without one, a running vCPU has no
+  /// competitor and its CPU needs no slice timer (an uncontended guest takes no scheduling exits);
+  /// when one appears and `wake`/`powerOn` name no CPU to kick, the shell kicks busy CPUs so
+  /// they arm their slice timers.
+  public func hasWaitingWork() -> Bool {
+    for v in 0..<vcpuState.count where vcpuState[v] == .runnable && !isThrottled(vm: topology.vcpuVM[v]) { return true }
+    return false
+  }
+
+  /// Whether the VM's CPU time is capped (its own `max` or an ancestor's): its slices end
+  /// when its budget does, contended or not.
+  public func isLimited(_ vm: VMID) -> Bool {
+    var node = topology.vmNode(vm.index)
+    while node >= 0 {
+      if limited[node] { return true }
+      node = topology.nodeParent[node]
+    }
+    return false
+  }
+
   // MARK: vCPU state changes
 
   /// PSCI CPU_ON or VM power-on. Returns the CPU to kick, if any.
@@ -300,10 +320,11 @@ public struct Scheduler: Sendable {
   /// When `cpu` must next get a timer interrupt: the end of its slice, the earliest wake-up
   /// (deadline + slack) of vCPUs sleeping on it, or a limit refill that unthrottles work it could
   /// run. nil: sleep until an interrupt (an idle host with idle guests costs nothing).
-  public func nextEvent(cpu: HostCPUID, now: UInt64) -> UInt64? {
+  /// `sliceEnds: false` leaves the running vCPU's slice end out (see `hasWaitingWork`).
+  public func nextEvent(cpu: HostCPUID, now: UInt64, sliceEnds: Bool = true) -> UInt64? {
     let c = cpu.index
     var next = UInt64.max
-    if cpuRunning[c] >= 0 { next = cpuSliceEnd[c] }
+    if cpuRunning[c] >= 0 && sliceEnds { next = cpuSliceEnd[c] }
     var waitsForRefill = false
     for v in 0..<vcpuState.count {
       switch vcpuState[v] {

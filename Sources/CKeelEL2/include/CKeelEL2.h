@@ -99,6 +99,39 @@ KEEL_SYSREG(ich_misr_el2, S3_4_C12_C11_2)
 KEEL_SYSREG(ich_eisr_el2, S3_4_C12_C11_3)
 KEEL_SYSREG(ich_elrsr_el2, S3_4_C12_C11_5)
 KEEL_SYSREG(ich_vmcr_el2, S3_4_C12_C11_7)
+// The EL2 physical timer: Keel's own scheduling timer (time slices, vCPU wake-ups).
+KEEL_SYSREG(cnthp_ctl_el2, S3_4_C14_C2_1)
+KEEL_SYSREG(cnthp_cval_el2, S3_4_C14_C2_2)
+
+/// ICH_AP0R<n>_EL2 / ICH_AP1R<n>_EL2: the virtual CPU interface's active priorities, part of
+/// a vCPU's state when it leaves a host CPU.
+static inline uint64_t keel_read_ich_apr(unsigned group, unsigned n) {
+  uint64_t v = 0;
+  switch (group * 4 + n) {
+  case 0: __asm__ volatile("mrs %0, S3_4_C12_C8_0" : "=r"(v)); break;
+  case 1: __asm__ volatile("mrs %0, S3_4_C12_C8_1" : "=r"(v)); break;
+  case 2: __asm__ volatile("mrs %0, S3_4_C12_C8_2" : "=r"(v)); break;
+  case 3: __asm__ volatile("mrs %0, S3_4_C12_C8_3" : "=r"(v)); break;
+  case 4: __asm__ volatile("mrs %0, S3_4_C12_C9_0" : "=r"(v)); break;
+  case 5: __asm__ volatile("mrs %0, S3_4_C12_C9_1" : "=r"(v)); break;
+  case 6: __asm__ volatile("mrs %0, S3_4_C12_C9_2" : "=r"(v)); break;
+  case 7: __asm__ volatile("mrs %0, S3_4_C12_C9_3" : "=r"(v)); break;
+  }
+  return v;
+}
+
+static inline void keel_write_ich_apr(unsigned group, unsigned n, uint64_t v) {
+  switch (group * 4 + n) {
+  case 0: __asm__ volatile("msr S3_4_C12_C8_0, %0" :: "r"(v)); break;
+  case 1: __asm__ volatile("msr S3_4_C12_C8_1, %0" :: "r"(v)); break;
+  case 2: __asm__ volatile("msr S3_4_C12_C8_2, %0" :: "r"(v)); break;
+  case 3: __asm__ volatile("msr S3_4_C12_C8_3, %0" :: "r"(v)); break;
+  case 4: __asm__ volatile("msr S3_4_C12_C9_0, %0" :: "r"(v)); break;
+  case 5: __asm__ volatile("msr S3_4_C12_C9_1, %0" :: "r"(v)); break;
+  case 6: __asm__ volatile("msr S3_4_C12_C9_2, %0" :: "r"(v)); break;
+  case 7: __asm__ volatile("msr S3_4_C12_C9_3, %0" :: "r"(v)); break;
+  }
+}
 
 static inline uint64_t keel_read_ich_lr(unsigned n) {
   uint64_t v = 0;
@@ -153,6 +186,11 @@ static inline __attribute__((always_inline)) void keel_sev(void) { __asm__ volat
 static inline __attribute__((always_inline)) void keel_yield(void) { __asm__ volatile("yield" ::: "memory"); }
 static inline __attribute__((always_inline)) void keel_tlbi_vmalls12e1is(void) {
   __asm__ volatile("dsb ishst\n\ttlbi vmalls12e1is\n\tdsb ish\n\tisb" ::: "memory");
+}
+/// Local invalidation of the current VMID's stage-1 and stage-2 TLB entries and the I-cache:
+/// another vCPU of the same VM ran on this CPU last, and its local maintenance may not cover us.
+static inline __attribute__((always_inline)) void keel_flush_local_guest_context(void) {
+  __asm__ volatile("dsb nshst\n\ttlbi vmalls12e1\n\tic iallu\n\tdsb nsh\n\tisb" ::: "memory");
 }
 /// Clean a range to the point of coherency and invalidate the I-cache, after copying code a
 /// guest will execute with its MMU (and so its caches' view) off.

@@ -1,0 +1,360 @@
+#if os(none)
+import CKeelEL2
+import KeelTime
+import KeelVGIC
+import KeelPSCI
+import KeelArch
+import KeelSched
+import KeelVM
+import Synchronization
+
+/// The shell of Keel's vCPU scheduler. KeelSched's `Scheduler` decides which vCPU runs where and
+/// for how long; this file carries the decisions out on the hardware: it switches vCPUs on a host
+/// CPU, arms the EL2 physical timer (CNTHP) for slice ends and wake-up deadlines, and turns
+/// virtual interrupts for sleeping vCPUs into wake-ups.
+///
+/// Rules:
+/// - `Sched.lock` guards the policy. It is never taken with a VM lock held.
+/// - A vCPU's hardware state lives either on one host CPU (`resident` names it) or in the VCPU
+///   object. A CPU that picks a vCPU another CPU is still saving waits for the save to finish.
+/// - A host CPU is asked to pick again by `requestReschedule` (flag, then the kick SGI); it acts
+///   on the request at its next exit or when its idle WFI ends.
+enum Sched {
+  nonisolated(unsafe) static var policy: Scheduler! = nil
+  /// All vCPUs by `VCPUID`.
+  nonisolated(unsafe) static var vcpus: [VCPU] = []
+  static let lock = SpinLock()
+  static let ready = Atomic<Bool>(false)
+
+  /// One policy over every VM, in `Host.vms` order (VM i is `VMID(i)`). With no group in the
+  /// configuration, all VMs share one implicit root group: a single virtual host.
+  static func start(_ machine: MachineDefinition, vms: [VM], hostCPUs: Int) {
+    var groups: [ResourceGroupSpec] = []
+    for g in machine.groups {
+      let parent = g.parent.flatMap { p in machine.groups.firstIndex(where: { $0.name == p }) }.map { GroupID($0) }
+      groups.append(ResourceGroupSpec(name: String(decoding: g.name, as: UTF8.self), parent: parent,
+                                      allocation: allocation(g.shares, g.cpuMinMHz, g.cpuMaxMHz),
+                                      expandableReservation: g.expandable))
+    }
+    let implicitRoot = GroupID(groups.count)
+    if vms.contains(where: { $0.definition.group == nil }) {
+      groups.append(ResourceGroupSpec(name: "host", parent: nil))
+    }
+    var specs: [VMSpec] = []
+    for vm in vms {
+      let def = vm.definition
+      let group = def.group.flatMap { name in machine.groups.firstIndex(where: { $0.name == name }) }.map { GroupID($0) } ?? implicitRoot
+      specs.append(VMSpec(name: vm.name, group: group, vcpuCount: vm.vcpus.count,
+                          allocation: allocation(def.shares, def.cpuMinMHz, def.cpuMaxMHz)))
+    }
+    let configuration = SchedulerConfiguration(hostCPUCount: hostCPUs, mhzPerCPU: machine.cpuMHz,
+                                               ticksPerSecond: keel_read_cntfrq_el0(), groups: groups, vms: specs)
+    do throws(AdmissionError) {
+      policy = try Scheduler(configuration: configuration)
+    } catch {
+      hypervisorPanic("the CPU allocation cannot be admitted: \(error)")
+    }
+    for vm in vms {
+      for v in vm.vcpus {
+        v.id = policy.vcpu(v.index, of: VMID(vm.id))
+        vcpus.append(v)
+      }
+    }
+ let hz = keel_read_cntfrq_el0()
+    wfiSlack = hz / 20_000          // 50 µs
+    standbySlack = hz / 2_000       // 500 µs
+    powerdownSlack = hz / 200       // 5 ms
+    Console.log("scheduler: \(vcpus.count) vCPUs of \(vms.count) VMs on \(hostCPUs) host CPUs, \(machine.cpuMHz) MHz each, \(groups.count) resource groups")
+  }
+
+  /// How late a sleeping vCPU's timer wake-up may be, by how deeply it sleeps: WFI is a light
+  /// sleep, PSCI CPU_SUSPEND standby a deeper one, powerdown the deepest. Slack lets one host
+  /// timer event serve several deadlines.
+  nonisolated(unsafe) static var wfiSlack: UInt64 = 0
+  nonisolated(unsafe) static var standbySlack: UInt64 = 0
+  nonisolated(unsafe) static var powerdownSlack: UInt64 = 0
+
+  static func allocation(_ shares: UInt32?, _ min: UInt32, _ max: UInt32?) -> CPUAllocation {
+    CPUAllocation(shares: shares.map { .custom($0) } ?? .normal, minMHz: min, maxMHz: max)
+  }
+}
+
+// MARK: The host CPU loop
+
+/// What a host CPU does whenever it has no vCPU on it: run the vCPU the policy picks, or sleep
+/// until an interrupt or its next timer event.
+func schedule(_ cpu: PerCPU) -> Never {
+  while !Sched.ready.load(ordering: .acquiring) { keel_wfe() }
+  while true {
+    let now = keel_read_cntpct_el0()
+    Sched.lock.lock()
+    cpu.rescheduleRequested.store(false, ordering: .relaxed)
+    if let next = Sched.policy.pickNext(cpu: cpu.id, now: now) {
+      Sched.lock.unlock()
+      run(Sched.vcpus[next.vcpu.index], on: cpu)
+    }
+    armTimer(cpu, now: now, running: nil)
+    Sched.lock.unlock()
+    Host.gic.resampleAfterGuestDeactivation()
+    if !cpu.rescheduleRequested.load(ordering: .acquiring) { keel_wfi() }
+    drainHostInterrupts(cpu)
+  }
+}
+
+/// Load `v` on this CPU and enter it; then it never returns (the next time this CPU runs Swift
+/// it is in a trap). Returns if `v` cannot run after all: its VM stopped, reboots or is paused.
+func run(_ v: VCPU, on cpu: PerCPU) {
+  let vm = v.vm
+  // The CPU it last ran on may still be saving it.
+  while v.resident.load(ordering: .acquiring) >= 0 { keel_wfe() }
+  if vm.state != .running || vm.paused || v.power == .off {
+    Sched.lock.lock()
+    if vm.paused && v.power != .off && vm.state == .running {
+      Sched.policy.block(v.id, until: nil, now: keel_read_cntpct_el0())
+    } else {
+      Sched.policy.powerOff(v.id)
+    }
+    Sched.lock.unlock()
+    return
+  }
+  if v.power == .onPending {
+    vm.lock.lock()
+    v.power = .on
+    vm.lock.unlock()
+    v.reset(entry: v.startEntry, x0: v.startContext)
+  }
+  restore(v, on: cpu)
+  let now = keel_read_cntpct_el0()
+  v.stintStart = now
+  Sched.lock.lock()
+  armTimer(cpu, now: now, running: v)
+  Sched.lock.unlock()
+  flushInterrupts(v)
+  keel_enter_guest()
+}
+
+/// At an exit: give the CPU to whatever the policy picks now. Returns if `v` keeps running.
+func reschedule(_ cpu: PerCPU, _ v: VCPU) {
+  let now = keel_read_cntpct_el0()
+  Sched.lock.lock()
+  cpu.rescheduleRequested.store(false, ordering: .relaxed)
+  Sched.policy.account(vcpu: v.id, ran: now &- v.stintStart, now: now)
+  v.stintStart = now
+  let next = Sched.policy.pickNext(cpu: cpu.id, now: now)
+  if next?.vcpu == v.id {
+    armTimer(cpu, now: now, running: v)
+    Sched.lock.unlock()
+    return
+  }
+  Sched.lock.unlock()
+  save(v, from: cpu)
+  if let next { run(Sched.vcpus[next.vcpu.index], on: cpu) }
+  schedule(cpu)
+}
+
+/// `v` stops for good (CPU_OFF, its VM stops or reboots): its state is dropped, not saved.
+func leaveForGood(_ cpu: PerCPU, _ v: VCPU) -> Never {
+  let now = keel_read_cntpct_el0()
+  Sched.lock.lock()
+  Sched.policy.account(vcpu: v.id, ran: now &- v.stintStart, now: now)
+  Sched.policy.powerOff(v.id)
+  Sched.lock.unlock()
+  drop(v, from: cpu)
+  schedule(cpu)
+}
+
+/// The vCPU waits for an interrupt: WFI, or PSCI CPU_SUSPEND with `slack` set by the depth of
+/// the requested state. It wakes at its earliest timer deadline or when a virtual interrupt
+/// arrives (`deliver`); meanwhile its host CPU runs others or sleeps.
+func block(_ v: VCPU, on cpu: PerCPU, slack: UInt64) {
+  let now = keel_read_cntpct_el0()
+  Sched.lock.lock()
+  Sched.policy.block(v.id, until: wakeDeadline(v), slack: slack, now: now)
+  Sched.lock.unlock()
+  // An interrupt raised between the caller's check and the block saw a running vCPU and only
+  // kicked this CPU; look again now that a wake-up would find it blocked.
+  let vm = v.vm
+  vm.lock.lock()
+  let pending = vm.vgic.hasDeliverable(vcpu: v.index)
+  vm.lock.unlock()
+  if pending {
+    Sched.lock.lock()
+    _ = Sched.policy.wake(v.id, now: now)
+    Sched.lock.unlock()
+  }
+  reschedule(cpu, v)
+}
+
+/// Host time at which the vCPU's own timers fire: the virtual timer (guest count + CNTVOFF)
+/// and, in trapped-time mode, the physical timer. nil: no timer armed.
+func wakeDeadline(_ v: VCPU) -> UInt64? {
+  var deadline: UInt64? = nil
+  let control = keel_read_cntv_ctl_el0()
+  if control & 0b11 == 0b01 {
+    let (host, overflow) = keel_read_cntv_cval_el0().addingReportingOverflow(v.vm.counterOffset)
+    deadline = overflow ? nil : host
+  }
+  if let clock = v.vm.clock, let physical = v.physicalTimer.hostDeadline(on: clock) {
+    deadline = min(deadline ?? .max, physical)
+  }
+  return deadline
+}
+
+// MARK: Kicks and wake-ups
+
+/// Virtual interrupts became pending for the vCPUs in `mask` (bit n = vCPU n): wake those that
+/// sleep, interrupt those running on other CPUs so they take the interrupt now.
+func deliver(_ vm: VM, _ mask: UInt64, from cpu: PerCPU? = nil) {
+  guard mask != 0, Sched.ready.load(ordering: .acquiring) else { return }
+  let now = keel_read_cntpct_el0()
+  var kicks = CPUMask()
+  var interrupts = CPUMask()
+  var unplaced = false
+  Sched.lock.lock()
+  for v in vm.vcpus where mask >> UInt64(v.index) & 1 == 1 {
+    switch Sched.policy.state(of: v.id) {
+    case .blocked:
+      guard !vm.paused else { continue }
+      if let target = Sched.policy.wake(v.id, now: now) { kicks.insert(target) } else { unplaced = true }
+    case .running(let host):
+      if host.index != cpu?.slot { interrupts.insert(host) }
+    default:
+      break
+    }
+  }
+  if unplaced { kicks.rawValue |= unarmedBusyCPUs() }
+  Sched.lock.unlock()
+  requestReschedule(kicks)
+  for host in interrupts where !kicks.contains(host) { Host.cpus[host.index].kick() }
+}
+
+/// The vCPU was powered on (boot, PSCI CPU_ON, reboot, resume): make it runnable.
+func powerOn(_ v: VCPU) {
+  Sched.lock.lock()
+  var kicks = CPUMask()
+  if let target = Sched.policy.powerOn(v.id, now: keel_read_cntpct_el0()) { kicks.insert(target) }
+  else if Sched.policy.state(of: v.id) == .runnable { kicks.rawValue |= unarmedBusyCPUs() }
+  Sched.lock.unlock()
+  requestReschedule(kicks)
+}
+
+/// CPUs running a vCPU without a slice timer, which must arm one now that there is competition.
+/// Called with `Sched.lock` held.
+func unarmedBusyCPUs() -> UInt64 {
+  var mask: UInt64 = 0
+  for cpu in Host.cpus where !cpu.sliceArmed && Sched.policy.running(on: cpu.id) != nil { mask |= 1 << UInt64(cpu.slot) }
+  return mask
+}
+
+func requestReschedule(_ cpus: CPUMask) {
+  for host in cpus {
+    let cpu = Host.cpus[host.index]
+    cpu.rescheduleRequested.store(true, ordering: .releasing)
+    cpu.kick()
+  }
+}
+
+/// The CNTHP timer fired on this CPU: wake vCPUs whose deadlines passed, rebalance onto idle
+/// CPUs, and pick again here.
+func schedulerTick(_ cpu: PerCPU) {
+  keel_write_cnthp_ctl_el2(0b10)   // masked: the level drops until the timer is armed again
+  let now = keel_read_cntpct_el0()
+  Sched.lock.lock()
+  var kicks = Sched.policy.handleTimers(now: now)
+  while let move = Sched.policy.nextMigration(now: now) { kicks.insert(move.to) }
+  Sched.lock.unlock()
+  kicks.remove(cpu.id)
+  cpu.rescheduleRequested.store(true, ordering: .relaxed)
+  requestReschedule(kicks)
+}
+
+/// Programs this CPU's scheduling timer for its next event. A vCPU with no competitor and no
+/// limit gets no slice end: an uncontended guest runs without scheduling exits. Called with
+/// `Sched.lock` held.
+func armTimer(_ cpu: PerCPU, now: UInt64, running v: VCPU?) {
+  var contended = false
+  if let v { contended = Sched.policy.hasWaitingWork() || Sched.policy.isLimited(VMID(v.vm.id)) }
+  cpu.sliceArmed = v == nil || contended
+  if let next = Sched.policy.nextEvent(cpu: cpu.id, now: now, sliceEnds: contended) {
+    keel_write_cnthp_cval_el2(next)
+    keel_write_cnthp_ctl_el2(1)
+  } else {
+    keel_write_cnthp_ctl_el2(0)
+  }
+  keel_isb()
+}
+
+// MARK: vCPU state on and off a host CPU
+
+/// CPU time the VM's vCPUs were charged, and its share of the time since Keel started.
+func cpuTimeSummary(_ vm: VM) -> String {
+  Sched.lock.lock()
+  let ticks = Sched.policy.consumedTicks(of: VMID(vm.id))
+  Sched.lock.unlock()
+  let hz = keel_read_cntfrq_el0()
+  return "\(ticks / (hz / 1000)) ms (ticks \(ticks))"
+}
+
+/// Puts everything of `v` that lives in hardware onto this CPU.
+func restore(_ v: VCPU, on cpu: PerCPU) {
+  let vm = v.vm
+  v.resident.store(cpu.slot, ordering: .relaxed)
+  cpu.load(v)
+  keel_write_vttbr_el2(vm.stage2.vttbr(vmid: vm.vmid))
+  keel_write_vtcr_el2(Host.vtcr)
+  keel_write_hcr_el2(HypervisorConfiguration.keelGuest.rawValue)
+  keel_write_vmpidr_el2(v.affinity.mpidr)
+  keel_write_vpidr_el2(keel_read_midr_el1())
+  keel_write_cntvoff_el2(vm.counterOffset)
+  // Pass-through time: EL1 may read the physical counter, the physical timer traps.
+  // Trapped time: both trap, and Keel runs the guest's clock (Time.swift).
+  keel_write_cnthctl_el2(vm.clock == nil ? 1 : 0)
+  // TDA: debug-register accesses trap, so the backdoor's EL0 MRS MDCCSR_EL0 reaches Keel even
+  // though Linux sets MDSCR_EL1.TDCC (Debug.swift keeps the guest's MDSCR_EL1 in a shadow).
+  keel_write_mdcr_el2(Host.mdcrBase | 1 << 9)
+  v.el1.load()
+  keel_write_mdscr_el1(v.mdscrShadow & ~DebugRegister.tdcc)
+  reloadGuestTimer(v)
+  Host.gic.activatePrivate(v.timerActive, slot: cpu.slot)
+  Host.gic.restoreVirtualInterface(v.gicState)
+  // With HCR_EL2.FB the guest's own TLB maintenance is broadcast, but entries another vCPU of
+  // this VM left here were made under that vCPU's view (its ASIDs, its last maintenance).
+  if cpu.lastVCPU[vm.id] != v.index {
+    keel_flush_local_guest_context()
+    cpu.lastVCPU[vm.id] = v.index
+  }
+  keel_isb()
+}
+
+/// Moves `v`'s hardware state from this CPU into the VCPU object.
+func save(_ v: VCPU, from cpu: PerCPU) {
+  v.el1.save()
+  quiesce(v, on: cpu)
+  v.timerActive = Host.gic.takeActivePrivate([Host.virtualTimerINTID, Host.physicalTimerINTID], slot: cpu.slot)
+  Host.gic.saveVirtualInterface(&v.gicState, inUse: v.listRegistersInUse)
+  unload(v, from: cpu)
+}
+
+/// Takes `v` off this CPU without keeping anything: it will start afresh, if ever.
+func drop(_ v: VCPU, from cpu: PerCPU) {
+  quiesce(v, on: cpu)
+  Host.gic.deactivatePrivate([Host.virtualTimerINTID, Host.physicalTimerINTID], slot: cpu.slot)
+  var scratch = VirtualInterfaceState()
+  Host.gic.saveVirtualInterface(&scratch, inUse: 0)
+  unload(v, from: cpu)
+}
+
+/// Silences the guest's timers on this CPU so they cannot interrupt whoever runs next.
+private func quiesce(_ v: VCPU, on cpu: PerCPU) {
+  keel_write_cntv_ctl_el0(0)
+  keel_write_cntp_ctl_el0(0)
+  keel_isb()
+}
+
+private func unload(_ v: VCPU, from cpu: PerCPU) {
+  cpu.vcpu = nil
+  cpu.raw.pointee.context = cpu.idleContext
+  v.resident.store(-1, ordering: .releasing)
+  keel_sev()
+}
+#endif
