@@ -89,7 +89,8 @@ public enum HypervisorConfiguration {
       if words.key.isEmpty || words.key[0] == UInt8(ascii: "#") { continue }
       let key = words.key, value = words.rest
       func fail(_ message: String) -> ConfigurationError { ConfigurationError(line: lineNumber, message: message) }
-      if key == Array("vm".utf8) || key == Array("group".utf8) {
+      // Inside a vm block, `group` names the VM's resource group; elsewhere it opens a group block.
+      if key == Array("vm".utf8) || (key == Array("group".utf8) && current == nil) {
         guard current == nil && group == nil else { throw fail("block inside a block (missing end)") }
         guard !value.isEmpty, value.count <= 32 else { throw fail("\(String(decoding: key, as: UTF8.self)) needs a name of 1 to 32 characters") }
         if key == Array("vm".utf8) { current = VMDefinition(name: value) } else { group = GroupDefinition(name: value) }
