@@ -12,13 +12,10 @@ extension ManagementError: KeelUsageError {}
 
 /// Machine-wide problems of a multi-VM run.
 public enum MachineRunError: KeelUsageError, Equatable {
-  case cpusExceedHostCPUs(vm: String, cpus: Int, hostCPUs: Int)
   case memoryTooLarge(totalMiB: Int, hostMiB: Int)
 
   public var description: String {
     switch self {
-    case .cpusExceedHostCPUs(let vm, let cpus, let host):
-      return "\(vm) has \(cpus) vCPUs but the machine has \(host) physical CPUs (--host-cpus)"
     case .memoryTooLarge(let total, let host):
       return "the VMs need \(total) MiB of host memory with their images; the emulated machine has at most \(host) MiB"
     }
@@ -33,11 +30,8 @@ extension Launcher {
     let configurations = vms.map(\.configuration)
     try MachineConfigurationCheck.check(configurations)
     let hostCPUs = options.hostCPUs ?? QEMUCommand.defaultHostCPUs(for: configurations)
+    // More vCPUs than host CPUs is fine: the hypervisor's scheduler shares the CPUs out.
     guard (1...RunLimits.maxHostCPUs).contains(hostCPUs) else { throw RunValidationError.hostCPUsOutOfRange(hostCPUs) }
-    for vm in configurations where vm.cpus > hostCPUs {
-      if vms.count == 1 { throw RunValidationError.cpusExceedHostCPUs(cpus: vm.cpus, hostCPUs: hostCPUs) }
-      throw MachineRunError.cpusExceedHostCPUs(vm: vm.name, cpus: vm.cpus, hostCPUs: hostCPUs)
-    }
     let layout = MachineLayout(vms: vms.map(\.blobs))
     guard layout.hostMemoryMiB <= RunLimits.maxHostMemoryMiB else {
       throw MachineRunError.memoryTooLarge(totalMiB: layout.hostMemoryMiB, hostMiB: RunLimits.maxHostMemoryMiB)
