@@ -8,6 +8,7 @@ public protocol KeelUsageError: Error, CustomStringConvertible {}
 extension VMXError: KeelUsageError {}
 extension MachineConfigurationCheck.Problem: KeelUsageError {}
 extension HypervisorConfigModule.Problem: KeelUsageError {}
+extension AdmissionProblem: KeelUsageError {}
 extension ManagementError: KeelUsageError {}
 
 /// Machine-wide problems of a multi-VM run.
@@ -26,7 +27,11 @@ extension Launcher {
   /// The one path by which Keel boots VMs: config module, QEMU, console with management channel.
   /// - Parameter strictNames: a VM name already served by another `keel run` is an error
   ///   (`.vmx` runs) rather than a warning (flag runs, which are all called `vm0`).
-  func bootKeel(_ vms: [BootVM], options: RunOptions, root: String?, progress: @escaping @Sendable (String) -> Void, strictNames: Bool) throws -> Int32 {
+  /// - Parameter resources: the CPU unit and resource groups (already admitted) for the configuration module.
+  func bootKeel(
+    _ vms: [BootVM], options: RunOptions, root: String?, progress: @escaping @Sendable (String) -> Void, strictNames: Bool,
+    resources: HostResources = HostResources()
+  ) throws -> Int32 {
     let configurations = vms.map(\.configuration)
     try MachineConfigurationCheck.check(configurations)
     let hostCPUs = options.hostCPUs ?? QEMUCommand.defaultHostCPUs(for: configurations)
@@ -36,7 +41,7 @@ extension Launcher {
     guard layout.hostMemoryMiB <= RunLimits.maxHostMemoryMiB else {
       throw MachineRunError.memoryTooLarge(totalMiB: layout.hostMemoryMiB, hostMiB: RunLimits.maxHostMemoryMiB)
     }
-    let config = try HypervisorConfigModule.bytes(vms: configurations, layout: layout)
+    let config = try HypervisorConfigModule.bytes(vms: configurations, layout: layout, resources: resources)
 
     let management = try ManagementServer(vms: configurations.map(\.name), environment: environment, strict: strictNames)
     defer { management.close() }
