@@ -61,7 +61,12 @@ extension Launcher {
       executable: QEMUCommand.executable, arguments: command.arguments, mode: .keel, timeoutSeconds: options.timeoutSeconds)
     session.vmNames = configurations.map(\.name)
     session.management = management
+    // One VM's lines carry no prefix, so its file is a copy of the console; with several, each
+    // VM's `[name] ` lines go to its own file instead.
     if vms.count == 1, case .file(let path) = configurations[0].serial { session.consoleCopyPath = path }
+    if vms.count > 1 {
+      session.serialFiles = configurations.compactMap { vm in if case .file(let path) = vm.serial { (vm.name, path) } else { nil } }
+    }
     let logger = self.logger
     session.onStart = { pid in logger.debug("qemu pid \(pid)") }
     let result = try session.run()
