@@ -53,9 +53,11 @@ extension HostResources {
   /// Admission control for `vms` on `hostCPUs` CPUs of `cpuMHz` each. A VM without a group is in
   /// the implicit virtual host (a run without `--host`); a VM whose group is not in `groups` is refused.
   public func admit(_ vms: [VMConfiguration], hostCPUs: Int) throws(AdmissionProblem) {
+    // An undeclared name gets an index no group has, so admission reports it (not the implicit root's).
+    let unknown = Int(UInt16.max - 1)
     var specs = groups.map { group in
       ResourceGroupSpec(
-        name: group.name, parent: group.parent.map { parent in GroupID(groups.firstIndex { $0.name == parent } ?? groups.count) },
+        name: group.name, parent: group.parent.map { parent in GroupID(groups.firstIndex { $0.name == parent } ?? unknown) },
         allocation: Self.allocation(group.shares.scheduler, group.cpuMinMHz, group.cpuMaxMHz),
         expandableReservation: group.expandableReservation)
     }
@@ -63,7 +65,7 @@ extension HostResources {
     if vms.contains(where: { $0.group == nil }) { specs.append(ResourceGroupSpec(name: "(host)", parent: nil)) }
     let vmSpecs = vms.map { vm in
       VMSpec(
-        name: vm.name, group: GroupID(vm.group.map { name in groups.firstIndex { $0.name == name } ?? Int(UInt16.max - 1) } ?? implicit),
+        name: vm.name, group: GroupID(vm.group.map { name in groups.firstIndex { $0.name == name } ?? unknown } ?? implicit),
         vcpuCount: vm.cpus, allocation: Self.allocation((vm.cpuShares ?? .normal).scheduler, vm.cpuMinMHz, vm.cpuMaxMHz))
     }
     // The counter frequency only matters for the scheduler's tuning, not for admission.

@@ -93,6 +93,7 @@ import Testing
        "resource group tenantA/front is not expandable, but what it contains reserves 900 MHz, more than its own cpu.min of 800 MHz"),
       (HostResources(groups: [.init(name: "g", cpuMinMHz: 300, cpuMaxMHz: 200)]), [VMConfiguration(name: "a", group: "g")], 1,
        "resource group g: cpu.min 300 MHz is above cpu.max 200 MHz"),
+      (HostResources(groups: [.init(name: "g", parent: "nope")]), [VMConfiguration(name: "a")], 1, "resource group g: its parent is not declared"),
       (HostResources(groups: [.init(name: "g", cpuMaxMHz: 200)]), [VMConfiguration(name: "a", group: "g", cpuMinMHz: 300)], 1,
        "resource group g: the reservations in it total 300 MHz, above its cpu.max of 200 MHz"),
       (tenants, [VMConfiguration(name: "w", cpus: 2, group: "tenantA", cpuMinMHz: 2000)], 1,
