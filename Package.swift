@@ -40,6 +40,7 @@ let package = Package(
     // Host side.
     .target(name: "KeelHost", dependencies: [
       "KeelLoader",
+      "KeelSched",
       .product(name: "Logging", package: "swift-log"),
       .product(name: "Crypto", package: "swift-crypto"),
     ]),
@@ -60,7 +61,7 @@ let package = Package(
     .testTarget(name: "KeelBackdoorTests", dependencies: ["KeelBackdoor"]),
     .testTarget(name: "KeelTimeTests", dependencies: ["KeelTime"]),
     .testTarget(name: "KeelSchedTests", dependencies: ["KeelSched"]),
-    .testTarget(name: "KeelHostTests", dependencies: ["KeelHost"]),
+    .testTarget(name: "KeelHostTests", dependencies: ["KeelHost", "KeelVM"]),
     .testTarget(name: "KeelSystemTests", dependencies: ["KeelHost"]),
   ]
 )

@@ -20,6 +20,8 @@ public final class ConsoleSession {
   public var vmNames = ["vm0"]
   /// Also write the console output (without management replies) to this file.
   public var consoleCopyPath: String?
+  /// VMs whose `[name] ` lines go to their own file (prefix stripped) instead of stdout.
+  public var serialFiles: [(vm: String, path: String)] = []
   /// `keel guestinfo`/`pause`/`resume` requests, forwarded into the serial input.
   var management: ManagementServer?
 
@@ -97,6 +99,9 @@ public final class ConsoleSession {
     var replies = ManagementReplyFilter()
     let copy: Int32 = consoleCopyPath.map { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) } ?? -1
     defer { if copy >= 0 { close(copy) } }
+    var router = serialFiles.isEmpty ? nil : ConsoleRouter(names: serialFiles.map(\.vm))
+    let files: [Int32] = serialFiles.map { open($0.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+    defer { for fd in files where fd >= 0 { close(fd) } }
     let start = monotonicSeconds()
     var killDeadline: Double? = timeoutSeconds.map { start + Double($0) }
     var timedOut = false
@@ -106,7 +111,22 @@ public final class ConsoleSession {
     var stdinOpen = interactive
     defer { management?.close() }
 
-    // Console bytes, after management replies are taken out: to the monitor, stdout and the copy.
+    // Console bytes past the monitor: to stdout and the copy, or to a VM's own file.
+    func emit(_ bytes: ArraySlice<UInt8>) {
+      guard router != nil else {
+        writeAll(STDOUT_FILENO, bytes)
+        if copy >= 0 { writeAll(copy, bytes) }
+        return
+      }
+      for (destination, piece) in router!.feed(bytes) {
+        switch destination {
+        case .console: writeAll(STDOUT_FILENO, piece)
+        case .file(let index): if files[index] >= 0 { writeAll(files[index], piece) }
+        }
+      }
+    }
+
+    // Console bytes, after management replies are taken out: to the monitor, then out.
     func show(_ bytes: [UInt8]) {
       var written = 0
       for event in monitor.feed(bytes) {
@@ -114,14 +134,12 @@ public final class ConsoleSession {
           // The banner goes before the whole first guest line: the monitor may only know a line
           // is the guest's a few bytes in (after "keel" turned out not to be "keel: ").
           let offset = bytes[0..<reported].lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
-          writeAll(STDOUT_FILENO, bytes[0..<offset])
-          if copy >= 0 { writeAll(copy, bytes[0..<offset]) }
+          emit(bytes[0..<offset])
           written = offset
           writeAll(STDERR_FILENO, Array((banner + (interactive ? "\r\n" : "\n")).utf8)[...])
         }
       }
-      writeAll(STDOUT_FILENO, bytes[written...])
-      if copy >= 0 { writeAll(copy, bytes[written...]) }
+      emit(bytes[written...])
     }
 
     while true {
@@ -179,6 +197,7 @@ public final class ConsoleSession {
       }
     }
     show(replies.release())
+    if let rest = router?.finish() { writeAll(STDOUT_FILENO, rest) }
     _ = monitor.finish()
     let end = waitFor(pid: pid, timedOut: timedOut, detached: detached)
     return Result(verdict: monitor.verdict(end), monitor: monitor, end: end)

@@ -58,8 +58,19 @@ public enum HypervisorConfigModule {
     }
   }
 
-  public static func text(vms: [VMConfiguration], layout: MachineLayout) -> String {
-    var lines = ["# keel hypervisor configuration v1"]
+  /// - Parameter resources: the CPU unit and resource groups; a VM's `group` is a module group name.
+  public static func text(vms: [VMConfiguration], layout: MachineLayout, resources: HostResources = HostResources()) -> String {
+    var lines = ["# keel hypervisor configuration v1", "cpu-mhz \(resources.cpuMHz)"]
+    // Groups come first and parents before children: the parser checks every reference backwards.
+    for group in resources.groups {
+      lines.append("group \(group.name)")
+      if let parent = group.parent { lines.append("parent \(parent)") }
+      lines.append("shares \(group.shares.scheduler.groupValue)")
+      if let min = group.cpuMinMHz { lines.append("cpu.min \(min)") }
+      if let max = group.cpuMaxMHz { lines.append("cpu.max \(max)") }
+      lines.append("expandable \(group.expandableReservation ? "yes" : "no")")
+      lines.append("end")
+    }
     for (index, vm) in vms.enumerated() {
       lines.append("vm \(vm.name)")
       lines.append("cpus \(vm.cpus)")
@@ -70,6 +81,11 @@ public enum HypervisorConfigModule {
       if vm.timeMode != .passthrough { lines.append("time.mode \(vm.timeMode.rawValue)") }
       if let hz = vm.timeFrequencyHz { lines.append("time.frequency \(hz)") }
       if let node = vm.hypervisorNode { lines.append("hypervisor-node \(node)") }
+      if let group = vm.group { lines.append("group \(group)") }
+      // Levels are resolved here (per vCPU), so the hypervisor only ever sees share counts.
+      if let shares = vm.cpuShares { lines.append("shares \(shares.scheduler.value(forVCPUs: vm.cpus))") }
+      if let min = vm.cpuMinMHz { lines.append("cpu.min \(min)") }
+      if let max = vm.cpuMaxMHz { lines.append("cpu.max \(max)") }
       for entry in vm.guestInfo {
         let value = GuestInfoEscaping.escape(entry.value)
         lines.append(value.isEmpty ? "guestinfo \(entry.key)" : "guestinfo \(entry.key) \(value)")
@@ -80,8 +96,8 @@ public enum HypervisorConfigModule {
   }
 
   /// The file as loaded: UTF-8 with a terminating NUL.
-  public static func bytes(vms: [VMConfiguration], layout: MachineLayout) throws(Problem) -> [UInt8] {
-    let bytes = Array(text(vms: vms, layout: layout).utf8) + [0]
+  public static func bytes(vms: [VMConfiguration], layout: MachineLayout, resources: HostResources = HostResources()) throws(Problem) -> [UInt8] {
+    let bytes = Array(text(vms: vms, layout: layout, resources: resources).utf8) + [0]
     guard bytes.count <= maxSize else { throw .tooLarge(bytes.count) }
     return bytes
   }

@@ -40,7 +40,7 @@ extension QEMUCommand {
   }
 
   /// Physical CPUs when the user does not say: enough for every vCPU to have its own, capped at
-  /// the machine's maximum (beyond that, VMs share CPUs once the scheduler lands).
+  /// the machine's maximum (beyond that, the hypervisor's scheduler overcommits them).
   public static func defaultHostCPUs(for vms: [VMConfiguration]) -> Int {
     min(RunLimits.maxHostCPUs, max(1, vms.reduce(0) { $0 + $1.cpus }))
   }

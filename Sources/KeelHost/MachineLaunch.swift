@@ -8,17 +8,15 @@ public protocol KeelUsageError: Error, CustomStringConvertible {}
 extension VMXError: KeelUsageError {}
 extension MachineConfigurationCheck.Problem: KeelUsageError {}
 extension HypervisorConfigModule.Problem: KeelUsageError {}
+extension AdmissionProblem: KeelUsageError {}
 extension ManagementError: KeelUsageError {}
 
 /// Machine-wide problems of a multi-VM run.
 public enum MachineRunError: KeelUsageError, Equatable {
-  case cpusExceedHostCPUs(vm: String, cpus: Int, hostCPUs: Int)
   case memoryTooLarge(totalMiB: Int, hostMiB: Int)
 
   public var description: String {
     switch self {
-    case .cpusExceedHostCPUs(let vm, let cpus, let host):
-      return "\(vm) has \(cpus) vCPUs but the machine has \(host) physical CPUs (--host-cpus)"
     case .memoryTooLarge(let total, let host):
       return "the VMs need \(total) MiB of host memory with their images; the emulated machine has at most \(host) MiB"
     }
@@ -29,20 +27,21 @@ extension Launcher {
   /// The one path by which Keel boots VMs: config module, QEMU, console with management channel.
   /// - Parameter strictNames: a VM name already served by another `keel run` is an error
   ///   (`.vmx` runs) rather than a warning (flag runs, which are all called `vm0`).
-  func bootKeel(_ vms: [BootVM], options: RunOptions, root: String?, progress: @escaping @Sendable (String) -> Void, strictNames: Bool) throws -> Int32 {
+  /// - Parameter resources: the CPU unit and resource groups (already admitted) for the configuration module.
+  func bootKeel(
+    _ vms: [BootVM], options: RunOptions, root: String?, progress: @escaping @Sendable (String) -> Void, strictNames: Bool,
+    resources: HostResources = HostResources()
+  ) throws -> Int32 {
     let configurations = vms.map(\.configuration)
     try MachineConfigurationCheck.check(configurations)
     let hostCPUs = options.hostCPUs ?? QEMUCommand.defaultHostCPUs(for: configurations)
+    // More vCPUs than host CPUs is fine: the hypervisor's scheduler shares the CPUs out.
     guard (1...RunLimits.maxHostCPUs).contains(hostCPUs) else { throw RunValidationError.hostCPUsOutOfRange(hostCPUs) }
-    for vm in configurations where vm.cpus > hostCPUs {
-      if vms.count == 1 { throw RunValidationError.cpusExceedHostCPUs(cpus: vm.cpus, hostCPUs: hostCPUs) }
-      throw MachineRunError.cpusExceedHostCPUs(vm: vm.name, cpus: vm.cpus, hostCPUs: hostCPUs)
-    }
     let layout = MachineLayout(vms: vms.map(\.blobs))
     guard layout.hostMemoryMiB <= RunLimits.maxHostMemoryMiB else {
       throw MachineRunError.memoryTooLarge(totalMiB: layout.hostMemoryMiB, hostMiB: RunLimits.maxHostMemoryMiB)
     }
-    let config = try HypervisorConfigModule.bytes(vms: configurations, layout: layout)
+    let config = try HypervisorConfigModule.bytes(vms: configurations, layout: layout, resources: resources)
 
     let management = try ManagementServer(vms: configurations.map(\.name), environment: environment, strict: strictNames)
     defer { management.close() }
@@ -62,7 +61,12 @@ extension Launcher {
       executable: QEMUCommand.executable, arguments: command.arguments, mode: .keel, timeoutSeconds: options.timeoutSeconds)
     session.vmNames = configurations.map(\.name)
     session.management = management
+    // One VM's lines carry no prefix, so its file is a copy of the console; with several, each
+    // VM's `[name] ` lines go to its own file instead.
     if vms.count == 1, case .file(let path) = configurations[0].serial { session.consoleCopyPath = path }
+    if vms.count > 1 {
+      session.serialFiles = configurations.compactMap { vm in if case .file(let path) = vm.serial { (vm.name, path) } else { nil } }
+    }
     let logger = self.logger
     session.onStart = { pid in logger.debug("qemu pid \(pid)") }
     let result = try session.run()
@@ -71,32 +75,78 @@ extension Launcher {
   }
 }
 
-/// `keel run A.vmx [B.vmx …]`: every file is one VM; machine-wide settings come from `options`
+/// `keel run [--host HOST.cfg] A.vmx [B.vmx …]`: every `.vmx` file is one VM; the host file adds
+/// virtual hosts, resource pools and more VMs; machine-wide settings come from `options`
 /// (GIC, host CPUs, timeout, determinism, hypervisor image).
 public struct ConfigurationLauncher {
   public var paths: [String]
+  public var hostPath: String?
   public var options: RunOptions
   public var executablePath: String
   public var environment: [String: String]
   public var logger: Logger
 
-  public init(paths: [String], options: RunOptions, executablePath: String, environment: [String: String], logger: Logger) {
-    self.paths = paths; self.options = options; self.executablePath = executablePath
+  public init(paths: [String], hostPath: String? = nil, options: RunOptions, executablePath: String, environment: [String: String], logger: Logger) {
+    self.paths = paths; self.hostPath = hostPath; self.options = options; self.executablePath = executablePath
     self.environment = environment; self.logger = logger
   }
 
-  /// Reads and validates one `.vmx` file. Relative paths are taken from the file's folder.
-  public static func load(path: String) throws(VMXError) -> VMConfiguration {
+  /// Reads and parses a file in `.vmx` syntax (at most 1 MiB): the file, its name and its folder.
+  static func read(path: String) throws(VMXError) -> (file: VMXFile, directory: String) {
     let url = URL(fileURLWithPath: path)
-    let fileName = url.lastPathComponent
     guard let data = FileManager.default.contents(atPath: path) else {
       let reason = FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file"
       throw VMXError(fileName: path, line: nil, key: nil, message: reason)
     }
-    guard data.count <= 1 << 20 else { throw VMXError(fileName: fileName, line: nil, key: nil, message: "file is larger than 1 MiB; not a .vmx file?") }
-    let file = try VMXFile.parse(bytes: [UInt8](data), fileName: fileName)
-    let baseName = fileName.hasSuffix(".vmx") ? String(fileName.dropLast(4)) : fileName
-    return try VMConfiguration(vmx: file, directory: url.deletingLastPathComponent().path, defaultName: baseName)
+    guard data.count <= 1 << 20 else { throw VMXError(fileName: url.lastPathComponent, line: nil, key: nil, message: "file is larger than 1 MiB; not a .vmx file?") }
+    return (try VMXFile.parse(bytes: [UInt8](data), fileName: url.lastPathComponent), url.deletingLastPathComponent().path)
+  }
+
+  /// Reads and validates one `.vmx` file. Relative paths are taken from the file's folder.
+  public static func load(path: String) throws(VMXError) -> VMConfiguration { try loadFile(path: path).vm }
+
+  static func loadFile(path: String) throws(VMXError) -> (file: VMXFile, vm: VMConfiguration) {
+    let (file, directory) = try read(path: path)
+    let baseName = file.fileName.hasSuffix(".vmx") ? String(file.fileName.dropLast(4)) : file.fileName
+    return (file, try VMConfiguration(vmx: file, directory: directory, defaultName: baseName))
+  }
+
+  /// Reads the host file (if any) and every `.vmx` file, and puts each VM into its resource group
+  /// (its `group` becomes the configuration module's name). The host file's VMs come first.
+  public static func loadMachine(hostPath: String?, paths: [String]) throws(VMXError) -> (vms: [(file: String, vm: VMConfiguration)], resources: HostResources) {
+    var host: HostFile?
+    if let hostPath {
+      let (file, directory) = try read(path: hostPath)
+      host = try HostFile(vmx: file, directory: directory)
+    }
+    func groupError(_ file: VMXFile, _ message: String) -> VMXError {
+      VMXError(fileName: file.fileName, line: file.entry("keel.group")?.line, key: file.entry("keel.group")?.key ?? "keel.group", message: message)
+    }
+    var loaded: [(file: String, vm: VMConfiguration)] = []
+    for entry in host?.vms ?? [] {
+      guard FileManager.default.fileExists(atPath: entry.path) else {
+        throw VMXError(fileName: host!.fileName, line: entry.line, key: entry.key, message: "no such file: \(entry.path)")
+      }
+      var (file, vm) = try loadFile(path: entry.path)
+      guard let group = host!.groupName(vm.group, in: entry.virtualHost) else {
+        let pools = host!.pools[entry.virtualHost] ?? []
+        throw groupError(file, "unknown resource group \(quoted(vm.group!)) in virtual host \(entry.virtualHost) (\(host!.fileName) declares \(pools.isEmpty ? "no pools" : pools.joined(separator: ", ")) there)")
+      }
+      vm.group = group
+      loaded.append((file.fileName, vm))
+    }
+    for path in paths {
+      var (file, vm) = try loadFile(path: path)
+      if let host {
+        do {
+          if let virtualHost = try host.virtualHost(forGroup: vm.group) { vm.group = host.groupName(vm.group, in: virtualHost) }
+        } catch { throw groupError(file, error.description) }
+      } else if let group = vm.group {
+        throw groupError(file, "unknown resource group \(quoted(group)) (declare it in a --host file)")
+      }
+      loaded.append((file.fileName, vm))
+    }
+    return (loaded, host?.resources ?? HostResources())
   }
 
   public func run() -> Int32 {
@@ -118,9 +168,10 @@ public struct ConfigurationLauncher {
   func launch(_ launcher: Launcher) throws -> Int32 {
     try options.checkLimits()
     if let hypervisor = options.hypervisor { try Launcher.checkReadable(hypervisor) }
-    var loaded: [(file: String, vm: VMConfiguration)] = []
-    for path in paths { loaded.append((URL(fileURLWithPath: path).lastPathComponent, try Self.load(path: path))) }
+    let (loaded, resources) = try Self.loadMachine(hostPath: hostPath, paths: paths)
     try MachineConfigurationCheck.check(loaded.map(\.vm))
+    // Admission before anything slow: the same checks the hypervisor's scheduler makes.
+    try resources.admit(loaded.map(\.vm), hostCPUs: options.hostCPUs ?? QEMUCommand.defaultHostCPUs(for: loaded.map(\.vm)))
     // Every user-named file is checked before anything slow (downloads, builds) happens.
     for (file, vm) in loaded {
       for (key, path) in [("keel.kernel", vm.kernel), ("keel.initrd", vm.initrd)] {
@@ -169,6 +220,6 @@ public struct ConfigurationLauncher {
         configuration: vm, kernelPath: kernelPath, initrdPath: initrdPath,
         kernelSize: placement.kernelFileSize, initrdSize: placement.initrdFileSize))
     }
-    return try launcher.bootKeel(vms, options: options, root: root, progress: progress, strictNames: true)
+    return try launcher.bootKeel(vms, options: options, root: root, progress: progress, strictNames: true, resources: resources)
   }
 }

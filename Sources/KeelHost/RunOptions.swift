@@ -28,16 +28,17 @@ public struct RunOptions: Equatable, Sendable {
     self.hypervisor = hypervisor; self.guest = guest
   }
 
-  /// Host CPUs default to the guest's vCPU count: Keel pins vCPUs 1:1 to physical CPUs.
-  public var effectiveHostCPUs: Int { hostCPUs ?? cpus }
+  /// Host CPUs default to the guest's vCPU count (each vCPU gets a CPU of its own when it can;
+  /// fewer host CPUs overcommit them, and the hypervisor's scheduler shares them out).
+  public var effectiveHostCPUs: Int { hostCPUs ?? min(cpus, RunLimits.maxHostCPUs) }
 
   /// Checks everything that does not need the image files.
   public func checkLimits() throws(RunValidationError) {
     guard cpus >= 1 else { throw .cpusBelowOne(cpus) }
+    guard cpus <= VMConfiguration.maxCPUs else { throw .cpusAboveMaximum(cpus) }
     guard (1...RunLimits.maxHostCPUs).contains(effectiveHostCPUs) else {
       throw .hostCPUsOutOfRange(effectiveHostCPUs)
     }
-    guard cpus <= effectiveHostCPUs else { throw .cpusExceedHostCPUs(cpus: cpus, hostCPUs: effectiveHostCPUs) }
     guard memoryMiB >= RunLimits.minMemoryMiB else { throw .memoryTooSmall(memoryMiB) }
     // The exact ceiling depends on image sizes (GuestImageCheck); this catches absurd values early.
     let ceiling = RunLimits.maxHostMemoryMiB - 2 * RunLimits.hostReserveMiB
@@ -71,7 +72,7 @@ public enum RunLimits {
 public enum RunValidationError: Error, Equatable, CustomStringConvertible {
   case cpusBelowOne(Int)
   case hostCPUsOutOfRange(Int)
-  case cpusExceedHostCPUs(cpus: Int, hostCPUs: Int)
+  case cpusAboveMaximum(Int)
   case memoryTooSmall(Int)
   case memoryTooLarge(requested: Int, maximum: Int)
   case unsupportedGIC(Int)
@@ -87,8 +88,7 @@ public enum RunValidationError: Error, Equatable, CustomStringConvertible {
     switch self {
     case .cpusBelowOne(let n): return "--cpus must be at least 1 (got \(n))"
     case .hostCPUsOutOfRange(let n): return "--host-cpus must be between 1 and \(RunLimits.maxHostCPUs) (got \(n))"
-    case .cpusExceedHostCPUs(let c, let h):
-      return "--cpus \(c) exceeds --host-cpus \(h): Keel gives every vCPU its own physical CPU"
+    case .cpusAboveMaximum(let n): return "--cpus \(n) is above the maximum of \(VMConfiguration.maxCPUs) vCPUs per VM"
     case .memoryTooSmall(let m): return "--memory \(m) MiB is below the minimum of \(RunLimits.minMemoryMiB) MiB"
     case .memoryTooLarge(let m, let max):
       return "--memory \(m) MiB is too large: at most \(max) MiB fits in the \(RunLimits.maxHostMemoryMiB) MiB emulated machine"

@@ -227,14 +227,15 @@ public enum MachineConfigurationCheck {
     case duplicateName(String)
     /// A VM is called `vm<j>`, which is another VM's index alias.
     case nameShadowsAlias(name: String, index: Int)
-    case serialFileNeedsOneVM(String)
+    /// Two VMs would overwrite each other's console file.
+    case sharedSerialFile(String, String)
 
     public var description: String {
       switch self {
       case .noVMs: return "no VM to run"
       case .duplicateName(let n): return "two VMs are named \(quoted(n)); names must be unique (set displayName)"
       case .nameShadowsAlias(let n, let i): return "VM name \(quoted(n)) is also the alias of VM number \(i); rename it"
-      case .serialFileNeedsOneVM(let n): return "\(n): serial0.fileName needs per-VM consoles, which come with the scheduler; run this VM alone"
+      case .sharedSerialFile(let a, let b): return "\(a) and \(b) have the same serial0.fileName; give each VM its own"
       }
     }
   }
@@ -248,7 +249,10 @@ public enum MachineConfigurationCheck {
     for (index, vm) in vms.enumerated() {
       let alias = "vm\(index)"
       if let other = vms.firstIndex(where: { $0.name == alias }), other != index { throw .nameShadowsAlias(name: alias, index: index) }
-      if vms.count > 1, case .file = vm.serial { throw .serialFileNeedsOneVM(vm.name) }
+      if case .file(let path) = vm.serial,
+        let other = vms[..<index].first(where: { if case .file(path) = $0.serial { true } else { false } }) {
+        throw .sharedSerialFile(other.name, vm.name)
+      }
     }
   }
 }

@@ -31,10 +31,13 @@ extension GuestFlavour: ExpressibleByArgument {}
 struct Run: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Boot a guest (default: Debian's arm64 kernel with Keel's busybox initramfs), or the VMs of .vmx files.",
-    discussion: "With .vmx files, each file is one VM and only machine-wide options apply (--gic, --host-cpus, --timeout, --deterministic, --hypervisor).")
+    discussion: "With .vmx files (or --host), each file is one VM and only machine-wide options apply (--gic, --host-cpus, --timeout, --deterministic, --hypervisor). vCPUs may outnumber host CPUs: the hypervisor schedules them.")
 
   @Argument(help: "VM configuration files (VMware .vmx syntax with keel.* keys), one VM each.")
   var configurations: [String] = []
+
+  @Option(name: .customLong("host"), help: "Host configuration (.vmx syntax): CPU unit, virtual hosts, resource pools and their VMs (docs/hosts.md).")
+  var hostFile: String?
 
   @Option(help: "Guest kernel: arm64 Linux Image, aarch64 ELF, or raw binary with --load-address.")
   var kernel: String?
@@ -86,18 +89,18 @@ struct Run: ParsableCommand {
       kernel: kernel, loadAddress: load, initrd: initrd, append: append, cpus: cpus ?? 1, memoryMiB: memory ?? RunLimits.defaultMemoryMiB,
       gic: gic, hostCPUs: hostCpus, timeoutSeconds: timeout, deterministic: deterministic, bare: bare,
       hypervisor: hypervisor, guest: guest)
-    if !configurations.isEmpty {
+    if !configurations.isEmpty || hostFile != nil {
       let perVM: [(String, Bool)] = [
         ("--kernel", kernel != nil), ("--load-address", loadAddress != nil), ("--initrd", initrd != nil),
         ("--append", append != nil), ("--cpus", cpus != nil), ("--memory", memory != nil), ("--bare", bare),
         ("--guest", guest != .default),
       ]
       if let flag = perVM.first(where: \.1)?.0 {
-        FileHandle.standardError.write(Data("keel: \(flag) describes a VM; with .vmx files, set it in the file instead\n".utf8))
+        FileHandle.standardError.write(Data("keel: \(flag) describes a VM; with .vmx files or --host, set it in the .vmx file instead\n".utf8))
         throw ExitCode(2)
       }
       let code = ConfigurationLauncher(
-        paths: configurations, options: options, executablePath: CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0] : executablePath(),
+        paths: configurations, hostPath: hostFile, options: options, executablePath: CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0] : executablePath(),
         environment: ProcessInfo.processInfo.environment, logger: logger).run()
       if code != 0 { throw ExitCode(code) }
       return

@@ -1,3 +1,4 @@
+import KeelVM
 import Testing
 @testable import KeelHost
 
@@ -9,6 +10,7 @@ import Testing
       let key = line.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
       let rest = line.dropFirst(key.count).drop { $0 == " " }
       if key == "vm" { result.append([:]) }
+      guard !result.isEmpty else { continue }  // machine-wide lines and group blocks come first
       result[result.count - 1][key, default: []].append(String(rest))
     }
     return result
@@ -24,6 +26,7 @@ import Testing
     ])
     let text = HypervisorConfigModule.text(vms: [web, db], layout: layout)
     let parsed = blocks(text)
+    #expect(text.contains("\ncpu-mhz 1000\n"))
     #expect(parsed.count == 2)
     #expect(parsed[0]["vm"] == ["web"])
     #expect(parsed[0]["cpus"] == ["2"])
@@ -72,5 +75,57 @@ import Testing
     #expect(blobEnds.allSatisfy { $0 <= layout.configAddress })
     #expect(layout.configAddress % RunLimits.blobAlignment == 0)
     #expect(layout.kernelAddresses[0] == RunLimits.kernelBlobAddress)
+  }
+
+  // MARK: Round trips through the hypervisor's parser (KeelVM)
+
+  func parse(_ text: String) throws -> MachineDefinition {
+    try (Array(text.utf8) + [0]).withUnsafeBytes { buffer in try HypervisorConfiguration.parseMachine(buffer) }
+  }
+
+  static let tenants = HostResources(cpuMHz: 2000, groups: [
+    .init(name: "tenantA", shares: .high, cpuMinMHz: 1000),
+    .init(name: "tenantA/front", parent: "tenantA", shares: .custom(1234), cpuMinMHz: 800, expandableReservation: false),
+    .init(name: "tenantA/web", parent: "tenantA/front", cpuMaxMHz: 1500),
+    .init(name: "tenantB", shares: .low),
+    .init(name: "tenantB/batch", parent: "tenantB"),
+  ])
+
+  @Test func groupsAndSchedulingRoundTripThroughTheHypervisorsParser() throws {
+    let vms = [
+      VMConfiguration(name: "web", cpus: 2, group: "tenantA/web", cpuShares: .high, cpuMinMHz: 200, cpuMaxMHz: 1500),
+      VMConfiguration(name: "db", cpus: 3, cpuShares: .low),
+      VMConfiguration(name: "plain"),
+    ]
+    let layout = MachineLayout(vms: vms.map { _ in .init(kernelSize: 4096, initrdSize: nil, memoryMiB: 64) })
+    let text = HypervisorConfigModule.text(vms: vms, layout: layout, resources: Self.tenants)
+    #expect(text.contains("\ngroup tenantA/web\nshares 4000\ncpu.min 200\ncpu.max 1500\nend\n"))
+
+    // KeelVM's parser takes a VM's `group` line for the start of a group block; until it is
+    // fixed, the rest is checked without that line.
+    withKnownIssue("parseMachine refuses `group` inside a vm block") { _ = try parse(text) }
+    let machine = try parse(text.replacingOccurrences(of: "\ngroup tenantA/web\nshares 4000", with: "\nshares 4000"))
+
+    #expect(machine.cpuMHz == 2000)
+    #expect(machine.groups.map { String(decoding: $0.name, as: UTF8.self) } == ["tenantA", "tenantA/front", "tenantA/web", "tenantB", "tenantB/batch"])
+    #expect(machine.groups.map { $0.parent.map { String(decoding: $0, as: UTF8.self) } } == [nil, "tenantA", "tenantA/front", nil, "tenantB"])
+    // Levels become ESXi's numbers: groups 2000/4000/8000, VMs 500/1000/2000 per vCPU.
+    #expect(machine.groups.map(\.shares) == [8000, 1234, 4000, 2000, 4000])
+    #expect(machine.groups.map(\.cpuMinMHz) == [1000, 800, 0, 0, 0])
+    #expect(machine.groups.map(\.cpuMaxMHz) == [nil, nil, 1500, nil, nil])
+    #expect(machine.groups.map(\.expandable) == [true, false, true, true, true])
+    #expect(machine.vms.map { String(decoding: $0.name, as: UTF8.self) } == ["web", "db", "plain"])
+    #expect(machine.vms.map(\.shares) == [4000, 1500, nil])
+    #expect(machine.vms.map(\.cpuMinMHz) == [200, 0, 0])
+    #expect(machine.vms.map(\.cpuMaxMHz) == [1500, nil, nil])
+    #expect(machine.vms.map(\.cpus) == [2, 3, 1])
+  }
+
+  @Test func withoutHostResourcesTheUnitIsTheDefaultAndThereAreNoGroups() throws {
+    let layout = MachineLayout(vms: [.init(kernelSize: 4096, initrdSize: nil, memoryMiB: 64)])
+    let machine = try parse(HypervisorConfigModule.text(vms: [VMConfiguration(name: "vm0")], layout: layout))
+    #expect(machine.cpuMHz == 1000)
+    #expect(machine.groups.isEmpty)
+    #expect(machine.vms.count == 1 && machine.vms[0].shares == nil && machine.vms[0].cpuMinMHz == 0 && machine.vms[0].cpuMaxMHz == nil)
   }
 }

@@ -14,10 +14,16 @@ import Testing
     #expect(options.effectiveHostCPUs == 4)
   }
 
+  /// The scheduler shares host CPUs, so vCPUs may outnumber them.
+  @Test func overcommitIsAllowed() throws {
+    try RunOptions(cpus: 8, hostCPUs: 1).checkLimits()
+    try RunOptions(cpus: 4, hostCPUs: 2).checkLimits()
+  }
+
   @Test(arguments: [
     (RunOptions(cpus: 0), RunValidationError.cpusBelowOne(0)),
-    (RunOptions(cpus: 2, hostCPUs: 1), .cpusExceedHostCPUs(cpus: 2, hostCPUs: 1)),
-    (RunOptions(cpus: 9), .hostCPUsOutOfRange(9)),
+    (RunOptions(cpus: 9), .cpusAboveMaximum(9)),
+    (RunOptions(cpus: 2, hostCPUs: 9), .hostCPUsOutOfRange(9)),
     (RunOptions(hostCPUs: 0), .hostCPUsOutOfRange(0)),
     (RunOptions(memoryMiB: 15), .memoryTooSmall(15)),
     (RunOptions(gic: 4), .unsupportedGIC(4)),
@@ -38,7 +44,7 @@ import Testing
 
   @Test func errorMessagesAreOneLine() {
     let errors: [RunValidationError] = [
-      .cpusBelowOne(0), .cpusExceedHostCPUs(cpus: 3, hostCPUs: 2), .memoryTooLarge(requested: 1, maximum: 0),
+      .cpusBelowOne(0), .cpusAboveMaximum(9), .memoryTooLarge(requested: 1, maximum: 0),
       .unreadable(path: "/x", reason: "no such file"), .badKernel(path: "/k", reason: "bad"),
     ]
     for error in errors {

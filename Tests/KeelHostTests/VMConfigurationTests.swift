@@ -140,11 +140,16 @@ import Testing
     #expect(throws: MachineConfigurationCheck.Problem.nameShadowsAlias(name: "vm0", index: 0)) {
       try MachineConfigurationCheck.check([VMConfiguration(name: "web"), VMConfiguration(name: "vm0")])
     }
-    #expect(throws: MachineConfigurationCheck.Problem.serialFileNeedsOneVM("a")) {
-      try MachineConfigurationCheck.check([VMConfiguration(name: "a", serial: .file("/x")), VMConfiguration(name: "b")])
+    #expect(throws: MachineConfigurationCheck.Problem.sharedSerialFile("a", "c")) {
+      try MachineConfigurationCheck.check([
+        VMConfiguration(name: "a", serial: .file("/x")), VMConfiguration(name: "b"), VMConfiguration(name: "c", serial: .file("/x")),
+      ])
     }
-    // A VM may carry its own alias as its name, and one VM may copy its console to a file.
+    // A VM may carry its own alias as its name, and each of several VMs may have its console file.
     #expect(throws: Never.self) { try MachineConfigurationCheck.check([VMConfiguration(name: "vm0"), VMConfiguration(name: "vm1")]) }
     #expect(throws: Never.self) { try MachineConfigurationCheck.check([VMConfiguration(name: "a", serial: .file("/x"))]) }
+    #expect(throws: Never.self) {
+      try MachineConfigurationCheck.check([VMConfiguration(name: "a", serial: .file("/x")), VMConfiguration(name: "b", serial: .file("/y"))])
+    }
   }
 }
