@@ -101,10 +101,7 @@ import Testing
     let text = HypervisorConfigModule.text(vms: vms, layout: layout, resources: Self.tenants)
     #expect(text.contains("\ngroup tenantA/web\nshares 4000\ncpu.min 200\ncpu.max 1500\nend\n"))
 
-    // KeelVM's parser takes a VM's `group` line for the start of a group block; until it is
-    // fixed, the rest is checked without that line.
-    withKnownIssue("parseMachine refuses `group` inside a vm block") { _ = try parse(text) }
-    let machine = try parse(text.replacingOccurrences(of: "\ngroup tenantA/web\nshares 4000", with: "\nshares 4000"))
+    let machine = try parse(text)
 
     #expect(machine.cpuMHz == 2000)
     #expect(machine.groups.map { String(decoding: $0.name, as: UTF8.self) } == ["tenantA", "tenantA/front", "tenantA/web", "tenantB", "tenantB/batch"])
@@ -119,6 +116,7 @@ import Testing
     #expect(machine.vms.map(\.cpuMinMHz) == [200, 0, 0])
     #expect(machine.vms.map(\.cpuMaxMHz) == [1500, nil, nil])
     #expect(machine.vms.map(\.cpus) == [2, 3, 1])
+    #expect(machine.vms.map { $0.group.map { String(decoding: $0, as: UTF8.self) } } == ["tenantA/web", nil, nil])
   }
 
   @Test func withoutHostResourcesTheUnitIsTheDefaultAndThereAreNoGroups() throws {
