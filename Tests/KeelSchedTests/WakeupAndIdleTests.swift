@@ -144,3 +144,23 @@ let ms: UInt64 = 62_500
   for share in use { #expect(abs(share - 2.0 / 3) < 0.02) }
   #expect(sim.migrations > 0)
 }
+
+@Test func aVCPUWithoutCompetitionNeedsNoSliceEnd() throws {
+  var scheduler = try Scheduler(configuration: makeConfiguration(cpus: 1, vms: [vm("a"), vm("b"), vm("capped", max: 500)]))
+  let a = scheduler.vcpu(0, of: VMID(0)), b = scheduler.vcpu(0, of: VMID(1))
+  let cpu = HostCPUID(0)
+  _ = scheduler.powerOn(a, now: 0)
+  #expect(scheduler.pickNext(cpu: cpu, now: 0)?.vcpu == a)
+  // Alone: the shell may run it without a slice timer; the slice end is still known on request.
+  #expect(!scheduler.hasWaitingWork())
+  #expect(scheduler.nextEvent(cpu: cpu, now: 0, sliceEnds: false) == nil)
+  #expect(scheduler.nextEvent(cpu: cpu, now: 0) != nil)
+  // A competitor appears: now the slice end matters.
+  _ = scheduler.powerOn(b, now: ms)
+  #expect(scheduler.hasWaitingWork())
+  // A blocked vCPU's deadline is an event whether or not slices end.
+  scheduler.block(b, until: 50 * ms, now: ms)
+  #expect(!scheduler.hasWaitingWork())
+  #expect(scheduler.nextEvent(cpu: cpu, now: ms, sliceEnds: false) == 50 * ms)
+  #expect(!scheduler.isLimited(VMID(0)) && scheduler.isLimited(VMID(2)))
+}
