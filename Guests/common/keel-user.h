@@ -1,5 +1,6 @@
-/* What Keel's freestanding guest programs share (keel-cntvct, keel-detect, keel-bdbench): raw
- * Linux arm64 system calls and integer formatting, so they run before, and without, any libc. */
+/* What Keel's freestanding guest programs share (keel-cntvct, keel-detect, keel-bdbench,
+ * keel-powerkey): raw Linux arm64 system calls and integer formatting, so they run before, and
+ * without, any libc. */
 #ifndef KEEL_USER_H
 #define KEEL_USER_H
 

@@ -49,6 +49,15 @@ public struct GuestPlatform: Equatable, Sendable {
   public var uartSPI: UInt32
   public var uartClockFrequency: UInt32
   public var uartClockName: String
+  /// A PL061 GPIO controller with a `gpio-keys` power button on one of its lines, as QEMU
+  /// `virt` has: Linux's gpio-keys reports KEY_POWER when the host raises the line.
+  public var powerButton: Bool
+  public var gpioBase: UInt64
+  public var gpioSize: UInt64
+  /// SPI number (INTID - 32).
+  public var gpioSPI: UInt32
+  /// The PL061 line the button is wired to (active high).
+  public var powerButtonLine: UInt32
   public var bootargs: String
   /// Where the initrd sits in guest IPA space; nil means no initrd properties.
   public var initrd: MemoryRegion?
@@ -79,6 +88,11 @@ public struct GuestPlatform: Equatable, Sendable {
     uartSPI = 1
     uartClockFrequency = 24_000_000
     uartClockName = "clk24mhz"
+    powerButton = true
+    gpioBase = 0x0903_0000
+    gpioSize = 0x1000
+    gpioSPI = 7
+    powerButtonLine = 3
     bootargs = ""
     initrd = nil
     hypervisorCompatible = nil
@@ -95,9 +109,13 @@ public struct GuestPlatform: Equatable, Sendable {
 
   public var uartNodeName: String { "pl011@" + hexString(uartBase) }
   public var uartPath: String { "/" + uartNodeName }
+  public var gpioNodeName: String { "pl061@" + hexString(gpioBase) }
 
   static let gicPhandle: UInt32 = 0x8001
   static let clockPhandle: UInt32 = 0x8000
+  static let gpioPhandle: UInt32 = 0x8002
+  /// Linux input event code KEY_POWER.
+  static let keyPower: UInt32 = 116
   static let levelHigh: UInt32 = 4
 
   public func build() -> [UInt8] {
@@ -126,6 +144,7 @@ public struct GuestPlatform: Equatable, Sendable {
     w.property("method", string: psciMethod == .hvc ? "hvc" : "smc")
     w.endNode()
     writeUART(&w)
+    if powerButton { writePowerButton(&w) }
     w.beginNode("aliases")
     w.property("serial0", string: uartPath)
     w.endNode()
@@ -220,6 +239,31 @@ public struct GuestPlatform: Equatable, Sendable {
     w.property("interrupts", cells: [0, uartSPI, Self.levelHigh])
     w.property("clocks", cells: [Self.clockPhandle, Self.clockPhandle])
     w.property("clock-names", strings: ["uartclk", "apb_pclk"])
+    w.endNode()
+  }
+
+  private func writePowerButton(_ w: inout FDTWriter) {
+    w.beginNode(gpioNodeName)
+    w.property("compatible", strings: ["arm,pl061", "arm,primecell"])
+    w.property("reg", regions: [MemoryRegion(base: gpioBase, size: gpioSize)], addressCells: 2, sizeCells: 2)
+    w.property("interrupts", cells: [0, gpioSPI, Self.levelHigh])
+    w.property("clocks", u32: Self.clockPhandle)
+    w.property("clock-names", string: "apb_pclk")
+    w.property("gpio-controller")
+    w.property("#gpio-cells", u32: 2)
+    w.property("interrupt-controller")
+    w.property("#interrupt-cells", u32: 2)
+    // dtc wants #address-cells on every interrupt provider; its specifiers carry no address.
+    w.property("#address-cells", u32: 0)
+    w.property("phandle", u32: Self.gpioPhandle)
+    w.endNode()
+    w.beginNode("gpio-keys")
+    w.property("compatible", string: "gpio-keys")
+    w.beginNode("poweroff")
+    w.property("label", string: "GPIO Key Poweroff")
+    w.property("linux,code", u32: Self.keyPower)
+    w.property("gpios", cells: [Self.gpioPhandle, powerButtonLine, 0])
+    w.endNode()
     w.endNode()
   }
 }

@@ -2,8 +2,8 @@ import Crypto
 import Foundation
 
 /// The default guest: Debian's current arm64 kernel plus an initramfs Keel builds itself
-/// (busybox-static, Guests/initramfs/init, the counter-reading helper and the virtualization
-/// detector). The "tools" flavour adds Debian's open-vm-tools (ToolsGuest.swift).
+/// (busybox-static, Guests/initramfs/init, the counter-reading helper, the virtualization
+/// detector, and the power-button helper with the two kernel modules it needs). The "tools" flavour adds Debian's open-vm-tools (ToolsGuest.swift).
 /// Everything downloaded or built lives in the cache, keyed by package name or content.
 public struct DefaultGuest {
   public struct Artifacts: Equatable, Sendable {
@@ -26,13 +26,49 @@ public struct DefaultGuest {
   }
 
   public func kernel() throws -> String {
-    let package = try resolveKernelPackage()
-    let deb = try download(package)
-    let tree = try extract(deb)
+    let tree = try kernelTree()
     let boot = tree + "/boot"
     let images = (try? FileManager.default.contentsOfDirectory(atPath: boot))?.filter { $0.hasPrefix("vmlinuz-") }.sorted() ?? []
-    guard let image = images.last else { throw KeelHostError.setup("no boot/vmlinuz-* in \(deb)") }
+    guard let image = images.last else { throw KeelHostError.setup("no boot/vmlinuz-* in \(tree)") }
     return boot + "/" + image
+  }
+
+  /// The extracted kernel package: the image and its modules.
+  func kernelTree() throws -> String { try extract(try download(try resolveKernelPackage())) }
+
+  /// Modules Debian builds as `=m` that the power button needs: gpio-keys turns the PL061 line
+  /// into KEY_POWER, evdev gives keel-powerkey a /dev/input/event* to read it from. Load order.
+  public static let powerButtonModules = ["evdev", "gpio_keys"]
+
+  /// The power-button modules from the default kernel's package, uncompressed (the initramfs
+  /// has no xz-capable insmod). One a kernel builds in is simply absent, and init's insmod of it
+  /// fails quietly.
+  func powerButtonModules() throws -> [(name: String, contents: [UInt8])] {
+    let modules = try kernelTree() + "/lib/modules"
+    var found: [String: String] = [:]
+    for relative in FileManager.default.subpaths(atPath: modules) ?? [] {
+      let file = (relative as NSString).lastPathComponent
+      for name in Self.powerButtonModules where [".ko", ".ko.xz", ".ko.zst"].contains(where: { file == name + $0 }) {
+        if found[name] == nil || file.hasSuffix(".ko") { found[name] = modules + "/" + relative }
+      }
+    }
+    return try Self.powerButtonModules.compactMap { name in
+      guard let path = found[name] else { return nil }
+      return (name: name + ".ko", contents: try readBytes(try Self.uncompressedModule(path)))
+    }
+  }
+
+  /// Decompresses next to the original, in the cache's extracted tree, so it happens once.
+  static func uncompressedModule(_ path: String) throws -> String {
+    guard !path.hasSuffix(".ko") else { return path }
+    let output = (path as NSString).deletingPathExtension
+    if FileManager.default.fileExists(atPath: output) { return output }
+    if path.hasSuffix(".xz") {
+      try Subprocess.run(["xz", "-d", "-k", "-f", path], echo: true)
+    } else {
+      try Subprocess.run(["zstd", "-d", "-q", "-f", path, "-o", output], echo: true)
+    }
+    return output
   }
 
   public func initramfs() throws -> String {
@@ -54,7 +90,10 @@ public struct DefaultGuest {
     let helper = try readBytes(try buildHelper())
     let detector = try readBytes(try buildDetector())
     let bdbench = try readBytes(try buildBackdoorBenchmark())
-    return Self.initramfsArchive(initScript: initScript, busybox: busybox, helper: helper, detector: detector, bdbench: bdbench)
+    let powerkey = try readBytes(try buildPowerKey())
+    return Self.initramfsArchive(
+      initScript: initScript, busybox: busybox, helper: helper, detector: detector, bdbench: bdbench,
+      powerkey: powerkey, modules: try powerButtonModules())
   }
 
   /// Stores the archive under its content key, so an unchanged guest is written once.
@@ -72,7 +111,8 @@ public struct DefaultGuest {
 
   /// The initramfs layout. /dev/console must exist before init runs, or init starts without stdio.
   public static func initramfsArchive(
-    initScript: [UInt8], busybox: [UInt8], helper: [UInt8], detector: [UInt8]? = nil, bdbench: [UInt8]? = nil
+    initScript: [UInt8], busybox: [UInt8], helper: [UInt8], detector: [UInt8]? = nil, bdbench: [UInt8]? = nil,
+    powerkey: [UInt8]? = nil, modules: [(name: String, contents: [UInt8])] = []
   ) -> CPIOArchive {
     var archive = CPIOArchive()
     for dir in ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "tmp", "root", "etc"] {
@@ -85,6 +125,13 @@ public struct DefaultGuest {
     archive.addFile("bin/keel-cntvct", contents: helper, mode: 0o755)
     if let detector { archive.addFile("bin/keel-detect", contents: detector, mode: 0o755) }
     if let bdbench { archive.addFile("bin/keel-bdbench", contents: bdbench, mode: 0o755) }
+    if let powerkey { archive.addFile("bin/keel-powerkey", contents: powerkey, mode: 0o755) }
+    if !modules.isEmpty {
+      // Flat, by file name: init insmods them by path, with no depmod or modprobe.
+      archive.addDirectory("lib")
+      archive.addDirectory("lib/modules")
+      for module in modules { archive.addFile("lib/modules/" + module.name, contents: module.contents) }
+    }
     archive.addFile("init", contents: initScript, mode: 0o755)
     return archive
   }
@@ -171,9 +218,10 @@ public struct DefaultGuest {
 
   public static let helperSource = "Guests/initramfs/keel-cntvct.c"
   public static let detectorSource = "Guests/detect/keel-detect.c"
-  /// The syscall and formatting helpers the three programs share.
+  /// The syscall and formatting helpers the freestanding guest programs share.
   public static let commonHeader = "Guests/common/keel-user.h"
   public static let backdoorBenchmarkSource = "Guests/microbench/keel-bdbench.c"
+  public static let powerKeySource = "Guests/initramfs/keel-powerkey.c"
 
   static func clang() -> String {
     FileManager.default.isExecutableFile(atPath: "/opt/swift/usr/bin/clang") ? "/opt/swift/usr/bin/clang" : "clang"
@@ -191,6 +239,9 @@ public struct DefaultGuest {
   func buildHelper() throws -> String { try buildStaticProgram(Self.helperSource, name: "keel-cntvct") }
 
   func buildDetector() throws -> String { try buildStaticProgram(Self.detectorSource, name: "keel-detect") }
+
+  /// Waits for the virtual power button's KEY_POWER and powers the guest off.
+  func buildPowerKey() throws -> String { try buildStaticProgram(Self.powerKeySource, name: "keel-powerkey") }
 
   /// The backdoor round-trip benchmark run from guest user space (bench/traps.sh).
   func buildBackdoorBenchmark() throws -> String { try buildStaticProgram(Self.backdoorBenchmarkSource, name: "keel-bdbench") }

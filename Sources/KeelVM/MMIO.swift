@@ -45,6 +45,9 @@ public struct GuestLayout: Sendable, Equatable {
   public var redistributorBase = IPA(0x080A_0000)
   public var uart = IPARange(base: IPA(0x0900_0000), size: 0x1000)
   public var uartINTID: UInt32 = 33
+  /// The PL061 GPIO controller carrying the guest's power button (GuestPlatform.powerButton).
+  public var gpio = IPARange(base: IPA(0x0903_0000), size: 0x1000)
+  public var gpioINTID: UInt32 = 39
 
   public init(ram: IPARange) { self.ram = ram }
 }
@@ -53,6 +56,7 @@ public enum MMIOTarget: Equatable, Sendable {
   case distributor(offset: UInt64)
   case redistributor(offset: UInt64)
   case uart(offset: UInt16)
+  case gpio(offset: UInt16)
   case none
 }
 
@@ -61,6 +65,7 @@ extension GuestLayout {
     if let o = ipa.offset(from: distributor.base), o < distributor.size { return .distributor(offset: o) }
     if gic == .v3, let o = ipa.offset(from: redistributorBase), o < 0x20000 * UInt64(vcpus) { return .redistributor(offset: o) }
     if let o = ipa.offset(from: uart.base), o < uart.size { return .uart(offset: UInt16(o)) }
+    if let o = ipa.offset(from: gpio.base), o < gpio.size { return .gpio(offset: UInt16(o)) }
     return .none
   }
 }

@@ -105,6 +105,52 @@ import KeelFDT
     #expect(tree.node(atPath: "/aliases")?.property("serial0")?.string == "/pl011@1c090000")
   }
 
+  @Test func powerButtonIsAPL061WithGPIOKeysAsOnQEMUVirt() throws {
+    let platform = GuestPlatform(cpuCount: 1, memory: Self.ram)
+    #expect(platform.powerButton)
+    let tree = try FDT(parsing: platform.build())
+    let located = try #require(tree.nodes(compatibleWith: "arm,pl061").first)
+    #expect(located.path == "/pl061@9030000")
+    let gpio = located.node
+    #expect(gpio.compatible == ["arm,pl061", "arm,primecell"])
+    #expect(gpio.property("reg")?.regions(addressCells: 2, sizeCells: 2) == [MemoryRegion(0x903_0000, 0x1000)])
+    #expect(gpio.property("interrupts")?.cells == [0, 7, 4])  // SPI 7 = INTID 39, level high
+    let clock = try #require(tree.node(atPath: "/apb-pclk")?.phandle)
+    #expect(gpio.property("clocks")?.cells == [clock])
+    #expect(gpio.property("clock-names")?.strings == ["apb_pclk"])
+    #expect(gpio.hasProperty("gpio-controller") && gpio.hasProperty("interrupt-controller"))
+    #expect(gpio.property("#gpio-cells")?.u32 == 2)
+    #expect(gpio.property("#interrupt-cells")?.u32 == 2)
+    #expect(gpio.property("#address-cells")?.u32 == 0)
+    let phandle = try #require(gpio.phandle)
+    #expect(Set([phandle, clock, tree.root.property("interrupt-parent")?.u32 ?? 0]).count == 3)
+
+    let keys = try #require(tree.node(atPath: "/gpio-keys"))
+    #expect(keys.compatible == ["gpio-keys"])
+    let key = try #require(tree.node(atPath: "/gpio-keys/poweroff"))
+    #expect(key.property("label")?.string == "GPIO Key Poweroff")
+    #expect(key.property("linux,code")?.u32 == 116)
+    #expect(key.property("gpios")?.cells == [phandle, 3, 0])
+    #expect(tree.node(withPhandle: phandle)?.path == "/pl061@9030000")
+  }
+
+  @Test func powerButtonFollowsItsParametersAndCanBeLeftOut() throws {
+    var platform = GuestPlatform(cpuCount: 1, memory: Self.ram, gicVersion: .v2)
+    platform.gpioBase = 0x1c0a_0000
+    platform.gpioSPI = 9
+    platform.powerButtonLine = 5
+    var tree = try FDT(parsing: platform.build())
+    let gpio = try #require(tree.node(atPath: "/pl061@1c0a0000"))
+    #expect(gpio.property("interrupts")?.cells == [0, 9, 4])
+    #expect(tree.node(atPath: "/gpio-keys/poweroff")?.property("gpios")?.cells == [try #require(gpio.phandle), 5, 0])
+
+    platform.powerButton = false
+    tree = try FDT(parsing: platform.build())
+    #expect(tree.nodes(compatibleWith: "arm,pl061").isEmpty)
+    #expect(tree.node(atPath: "/gpio-keys") == nil)
+    #expect(tree.node(atPath: "/pl011@9000000") != nil)
+  }
+
   @Test(arguments: [GICVersion.v3, .v2])
   func dtcAcceptsGuestTreeWithoutWarnings(version: GICVersion) throws {
     guard DTC.isAvailable else { return }

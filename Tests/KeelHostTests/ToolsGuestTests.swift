@@ -233,6 +233,42 @@ final class FakeRepository: @unchecked Sendable {
     #expect(try parseNewc(without.serialized()).allSatisfy { $0.name != "bin/keel-detect" })
   }
 
+  @Test func powerButtonHelperAndModulesAreInTheArchive() throws {
+    let archive = DefaultGuest.initramfsArchive(
+      initScript: [1], busybox: [2], helper: [3], powerkey: [6],
+      modules: [(name: "evdev.ko", contents: [7]), (name: "gpio_keys.ko", contents: [8])])
+    let entries = try parseNewc(archive.serialized())
+    let byName = Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0) })
+    #expect(byName["bin/keel-powerkey"]?.data == [6])
+    #expect(byName["bin/keel-powerkey"]?.mode == 0o100755)
+    #expect(byName["lib/modules/evdev.ko"]?.data == [7])
+    #expect(byName["lib/modules/gpio_keys.ko"]?.data == [8])
+    for (index, entry) in entries.enumerated() where entry.name.contains("/") {
+      let parent = String(entry.name[..<entry.name.lastIndex(of: "/")!])
+      #expect(entries[..<index].contains { $0.name == parent }, "\(entry.name) before \(parent)")
+    }
+    // Without modules there is no lib/ at all (the tools flavour adds its own).
+    let bare = try parseNewc(DefaultGuest.initramfsArchive(initScript: [1], busybox: [2], helper: [3]).serialized())
+    #expect(bare.allSatisfy { !$0.name.hasPrefix("lib") && $0.name != "bin/keel-powerkey" })
+    #expect(DefaultGuest.powerButtonModules == ["evdev", "gpio_keys"])
+  }
+
+  @Test func compressedModulesAreDecompressedOnceNextToTheOriginal() throws {
+    guard Subprocess.which("xz") != nil else { return }
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keel-ko-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let plain = directory + "/gpio_keys.ko"
+    try Data([0x7F, 0x45, 0x4C, 0x46, 0, 1, 2, 0xFF]).write(to: URL(fileURLWithPath: plain))
+    try Subprocess.run(["xz", "-z", plain])
+    #expect(!FileManager.default.fileExists(atPath: plain))
+    let out = try DefaultGuest.uncompressedModule(plain + ".xz")
+    #expect(out == plain)
+    #expect(FileManager.default.contents(atPath: out) == Data([0x7F, 0x45, 0x4C, 0x46, 0, 1, 2, 0xFF]))
+    #expect(FileManager.default.fileExists(atPath: plain + ".xz"))
+    #expect(try DefaultGuest.uncompressedModule(plain) == plain)
+  }
+
   @Test func guestFlavourCannotBeCombinedWithInitrd() throws {
     #expect(throws: RunValidationError.guestWithInitrd("tools")) { try RunOptions(initrd: "/x", guest: .tools).checkLimits() }
     try RunOptions(initrd: "/x").checkLimits()

@@ -147,6 +147,16 @@ enum Mode {
     #expect(layout.route(IPA(0x08FF_FFFF), gic: .v3, vcpus: 1) == MMIOTarget.none)
   }
 
+  @Test func routesGPIO() {
+    #expect(layout.gpio == IPARange(base: IPA(0x0903_0000), size: 0x1000))
+    #expect(layout.gpioINTID == 39)
+    #expect(layout.route(IPA(0x0903_0000), gic: .v3, vcpus: 1) == .gpio(offset: 0))
+    #expect(layout.route(IPA(0x0903_0414), gic: .v2, vcpus: 4) == .gpio(offset: 0x414))
+    #expect(layout.route(IPA(0x0903_0FFC), gic: .v3, vcpus: 1) == .gpio(offset: 0xFFC))
+    #expect(layout.route(IPA(0x0903_1000), gic: .v3, vcpus: 1) == MMIOTarget.none)
+    #expect(layout.route(IPA(0x0902_FFFF), gic: .v3, vcpus: 1) == MMIOTarget.none)
+  }
+
   @Test func ramAndHolesAreNotMMIO() {
     #expect(layout.route(IPA(0x4000_0000), gic: .v3, vcpus: 1) == MMIOTarget.none)
     #expect(layout.route(IPA(0), gic: .v3, vcpus: 1) == MMIOTarget.none)
@@ -158,6 +168,9 @@ enum Mode {
     l.uart = IPARange(base: IPA(0x1000_0000), size: 0x1000)
     #expect(l.route(IPA(0x1000_0004), gic: .v2, vcpus: 1) == .uart(offset: 4))
     #expect(l.route(IPA(0x0900_0004), gic: .v2, vcpus: 1) == MMIOTarget.none)
+    l.gpio = IPARange(base: IPA(0x1001_0000), size: 0x1000)
+    #expect(l.route(IPA(0x1001_0400), gic: .v2, vcpus: 1) == .gpio(offset: 0x400))
+    #expect(l.route(IPA(0x0903_0400), gic: .v2, vcpus: 1) == MMIOTarget.none)
   }
 }
 
