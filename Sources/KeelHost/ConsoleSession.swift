@@ -6,7 +6,8 @@ import Musl
 import Foundation
 
 /// Runs QEMU with its serial port on our terminal: output is relayed unbuffered and fed to a
-/// `ConsoleMonitor`; keystrokes go to the guest when stdin is a terminal (raw mode, Ctrl-] quits).
+/// `ConsoleMonitor`; stdin goes to the serial input, from a terminal (raw mode, Ctrl-] quits) or a
+/// pipe: guest keystrokes, and Ctrl-\\ commands of the hypervisor's management console.
 public final class ConsoleSession {
   public let executable: String
   public let arguments: [String]
@@ -43,6 +44,9 @@ public final class ConsoleSession {
 
   public func run() throws -> Result {
     let interactive = isatty(STDIN_FILENO) == 1
+    // A program may drive the console through a pipe, as a person does through the terminal
+    // (checked before our own pipes can take descriptor 0, should it be closed).
+    let forwardsInput = interactive || fcntl(STDIN_FILENO, F_GETFD) != -1
     var outputPipe: [Int32] = [0, 0]
     var inputPipe: [Int32] = [-1, -1]
     guard pipe(&outputPipe) == 0 else { throw KeelHostError.setup("pipe: \(errnoText())") }
@@ -88,13 +92,13 @@ public final class ConsoleSession {
     if interactive { terminal = RawTerminal(fd: STDIN_FILENO) }
     defer { terminal?.restore() }
 
-    let result = relay(pid: pid, output: outputPipe[0], input: inputPipe[1], interactive: interactive)
+    let result = relay(pid: pid, output: outputPipe[0], input: inputPipe[1], interactive: interactive, forwardsInput: forwardsInput)
     close(outputPipe[0])
     close(inputPipe[1])
     return result
   }
 
-  private func relay(pid: pid_t, output: Int32, input: Int32, interactive: Bool) -> Result {
+  private func relay(pid: pid_t, output: Int32, input: Int32, interactive: Bool, forwardsInput: Bool) -> Result {
     var monitor = ConsoleMonitor(mode: mode, vmNames: vmNames)
     var replies = ManagementReplyFilter()
     let copy: Int32 = consoleCopyPath.map { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) } ?? -1
@@ -108,7 +112,7 @@ public final class ConsoleSession {
     var detached = false
     var finishedAt: Double?
     var buffer = [UInt8](repeating: 0, count: 65536)
-    var stdinOpen = interactive
+    var stdinOpen = forwardsInput
     defer { management?.close() }
 
     // Console bytes past the monitor: to stdout and the copy, or to a VM's own file.
@@ -171,7 +175,12 @@ public final class ConsoleSession {
         if count <= 0 { break }  // QEMU closed its end: it is exiting.
         let filtered = replies.feed(buffer[0..<count])
         show(filtered.output)
-        for reply in filtered.replies { management?.deliver(replyLine: reply) }
+        for reply in filtered.replies {
+          // A reply keel waits for goes back to the asking `keel` command; any other answers a
+          // command someone typed on the console, who should see it.
+          if let management, management.isAwaitingReply { management.deliver(replyLine: reply) }
+          else { show(Array("keel: mgmt: \(reply)\n".utf8)) }
+        }
         if monitor.isFinished && finishedAt == nil {
           finishedAt = monotonicSeconds()
           killDeadline = finishedAt! + Self.stopGraceSeconds
@@ -180,7 +189,8 @@ public final class ConsoleSession {
       if stdinOpen && fds[1].revents != 0 {
         let count = read(STDIN_FILENO, &buffer, buffer.count)
         if count <= 0 { stdinOpen = false; continue }
-        let bytes = buffer[0..<count].filter { $0 != Self.managementByte }
+        // Ctrl-\\ (0x1C) passes: it starts a command of the hypervisor's management console.
+        let bytes = buffer[0..<count]
         if let quit = bytes.firstIndex(of: Self.detachByte) {
           writeAll(input, bytes[..<quit])
           detached = true

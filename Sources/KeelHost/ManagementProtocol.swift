@@ -1,13 +1,27 @@
-/// What `keel guestinfo`/`pause`/`resume` ask a running `keel run` over its Unix socket.
+/// What `keel guestinfo`/`pause`/`resume`/`stat`/`stop`/`reset` ask a running `keel run` over
+/// its Unix socket.
 ///
 /// The VM is implied by the socket the request arrives on, so the wire line carries no name:
-/// `guestinfo <key>`, `guestinfo <key> <escaped value>`, `pause`, `resume`.
+/// `guestinfo <key>`, `guestinfo <key> <escaped value>`, `pause`, `resume`, `stat`, `shutdown`,
+/// `poweroff`, `reset`.
 /// `keel run` turns it into the hypervisor's management command (protocols.md) for that VM.
 public enum ManagementRequest: Equatable, Sendable {
   case getGuestInfo(key: String)
   case setGuestInfo(key: String, value: String)
   case pause
   case resume
+  /// CPU use, state and counters (`key=value` pairs).
+  case stat
+  /// Graceful stop: the VM's virtual power button.
+  case shutdown
+  /// Forced stop, as pulling the plug.
+  case powerOff
+  case reset
+
+  /// The requests that are a single word on the wire and in the hypervisor's command.
+  static let verbs: [(ManagementRequest, String)] = [(.pause, "pause"), (.resume, "resume"), (.stat, "stat"),
+                                                     (.shutdown, "shutdown"), (.powerOff, "poweroff"), (.reset, "reset")]
+  var verb: String? { Self.verbs.first { $0.0 == self }?.1 }
 
   public enum Problem: Error, Equatable, CustomStringConvertible {
     case badKey(String)
@@ -37,8 +51,7 @@ public enum ManagementRequest: Equatable, Sendable {
     switch self {
     case .getGuestInfo(let key): return "guestinfo \(key)"
     case .setGuestInfo(let key, let value): return "guestinfo \(key) \(GuestInfoEscaping.escape(value))"
-    case .pause: return "pause"
-    case .resume: return "resume"
+    default: return verb!
     }
   }
 
@@ -46,8 +59,7 @@ public enum ManagementRequest: Equatable, Sendable {
   /// process as far as `keel run` knows, so nothing it sends is trusted to be well-formed).
   public static func parse(wireLine line: String) -> ManagementRequest? {
     guard !line.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return nil }
-    if line == "pause" { return .pause }
-    if line == "resume" { return .resume }
+    if let (request, _) = Self.verbs.first(where: { $0.1 == line }) { return request }
     guard line.hasPrefix("guestinfo ") else { return nil }
     let rest = line.dropFirst("guestinfo ".count)
     guard let space = rest.firstIndex(of: " ") else {
@@ -64,8 +76,7 @@ public enum ManagementRequest: Equatable, Sendable {
     switch self {
     case .getGuestInfo(let key): return "guestinfo \(vm) \(key)"
     case .setGuestInfo(let key, let value): return "guestinfo \(vm) \(key) \(GuestInfoEscaping.escape(value))"
-    case .pause: return "pause \(vm)"
-    case .resume: return "resume \(vm)"
+    default: return "\(verb!) \(vm)"
     }
   }
 }

@@ -17,7 +17,7 @@ enum Host {
   nonisolated(unsafe) static var firmware = HostFirmware(useHVC: false)
   nonisolated(unsafe) static var cpus: [PerCPU] = []
   nonisolated(unsafe) static var vms: [VM] = []
-  /// The VM that receives console input.
+  /// The VM (id) that receives console input; -1: none (management `focus`).
   nonisolated(unsafe) static var focus = 0
   nonisolated(unsafe) static var wallClock = WallClock()
   nonisolated(unsafe) static var virtualTimerINTID: UInt32 = 27
@@ -337,7 +337,7 @@ enum ConsoleInput {
 
   /// Move queued bytes into the focused VM's UART while it has room.
   static func feedGuest() {
-    guard Host.focus < Host.vms.count else { return }
+    guard Host.focus >= 0 && Host.focus < Host.vms.count else { return }
     let vm = Host.vms[Host.focus]
     vm.lock.lock()
     while head < queue.count, vm.uart.receive(queue[head]) { head += 1 }
@@ -365,7 +365,8 @@ func receiveConsoleInput() {
       break
     }
     let byte = UInt8(truncatingIfNeeded: MMIO.read32(base))
-    if Management.consume(byte) { continue }
+    // With no VM in focus, keystrokes other than management commands go nowhere.
+    if Management.consume(byte) || Host.focus < 0 { continue }
     ConsoleInput.queue.append(byte)
   }
   ConsoleInput.feedGuest()

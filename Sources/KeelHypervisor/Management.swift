@@ -48,37 +48,99 @@ enum Management {
     return out
   }
 
-  static func findVM(_ name: [UInt8]) -> VM? {
-    for (i, vm) in Host.vms.enumerated() {
-      if vm.definition.name == name || Array("vm\(i)".utf8) == name { return vm }
-    }
-    return nil
+  /// The VMs a command may see: all of them, or those of one virtual host (`@name` scope).
+  static func visible(_ scope: [UInt8]?) -> [VM] {
+    guard let scope else { return Host.vms }
+    return Host.vms.filter { Array(virtualHostName($0).utf8) == scope }
   }
 
+  /// A VM by name (unique among the visible ones) or by `vm<index>`.
+  static func findVM(_ name: [UInt8], in vms: [VM]) -> VM? {
+    let named = vms.filter { $0.definition.name == name }
+    if named.count == 1 { return named[0] }
+    return vms.first { Array("vm\($0.id)".utf8) == name }
+  }
+
+  static func stateText(_ vm: VM) -> String {
+    switch vm.state {
+    case .running: return vm.paused ? "paused" : "running"
+    case .resetting: return "resetting"
+    case .stopping(let why): return "stopped(\(why))"
+    }
+  }
+
+  static let usage = "commands: screen, status, stat <vm>, inspect <vm>, focus [<vm>], shutdown <vm>, poweroff <vm>, reset <vm>, start <vm>, pause <vm>, resume <vm>, guestinfo <vm> <key> [<value>]; prefix @<virtual host> to see only its VMs"
+
   static func run(_ line: [UInt8]) {
-    let w = words(line, max: 4)
-    guard let command = w.first else { return reply(false, "empty command") }
-    switch String(decoding: command, as: UTF8.self) {
-    case "status":
-      var text = ""
-      for vm in Host.vms {
-        let state: String
-        switch vm.state {
-        case .running: state = vm.paused ? "paused" : "running"
-        case .resetting: state = "resetting"
-        case .stopping(let why): state = "stopped(\(why))"
-        }
-        text += (text.isEmpty ? "" : " ") + "\(vm.name)=\(state)"
+    var w = words(line, max: 5)
+    // `@tenant command …`: the tenant's administrator sees and controls only its own VMs.
+    var scope: [UInt8]? = nil
+    if let first = w.first, first.first == UInt8(ascii: "@") {
+      scope = Array(first.dropFirst())
+      w.removeFirst()
+      guard Host.vms.contains(where: { Array(virtualHostName($0).utf8) == scope }) else {
+        return reply(false, "no virtual host \(String(decoding: scope!, as: UTF8.self))")
       }
-      reply(true, text)
+    }
+    let vms = visible(scope)
+    guard let command = w.first else { renderScreen(vms, scope: scope); return reply(true, "screen") }
+    let name = String(decoding: command, as: UTF8.self)
+    func target() -> VM? { w.count >= 2 ? findVM(w[1], in: vms) : nil }
+    switch name {
+    case "screen", "top":
+      renderScreen(vms, scope: scope)
+      reply(true, "screen")
+    case "help":
+      reply(true, usage)
+    case "status":
+      reply(true, vms.map { "\($0.name)=\(stateText($0))" }.joined(separator: " "))
+    case "stat":
+      guard let vm = target() else { return reply(false, "usage: stat <vm>") }
+      reply(true, statLine(vm))
+    case "inspect":
+      guard let vm = target() else { return reply(false, "usage: inspect <vm>") }
+      inspect(vm)
+      reply(true, "")
+    case "focus":
+      if w.count == 1 {
+        Host.focus = -1
+        renderScreen(vms, scope: scope)
+        return reply(true, "console input goes to no VM")
+      }
+      guard let vm = target() else { return reply(false, "usage: focus [<vm>]") }
+      Host.focus = vm.id
+      reply(true, "console input goes to \(vm.name)")
+    case "shutdown":
+      guard let vm = target() else { return reply(false, "usage: shutdown <vm>") }
+      guard vm.state == .running, !vm.paused else { return reply(false, "\(vm.name) is \(stateText(vm))") }
+      vm.pressPowerButton()
+      reply(true, "\(vm.name): power button pressed")
+    case "poweroff":
+      guard let vm = target() else { return reply(false, "usage: poweroff <vm>") }
+      guard endRun(vm, .stopping("powered off from the console")) else { return reply(false, "\(vm.name) is \(stateText(vm))") }
+      reply(true, "")
+    case "reset":
+      guard let vm = target() else { return reply(false, "usage: reset <vm>") }
+      guard endRun(vm, .resetting) else { return reply(false, "\(vm.name) is \(stateText(vm))") }
+      reply(true, "")
+    case "start":
+      guard let vm = target() else { return reply(false, "usage: start <vm>") }
+      vm.lock.lock()
+      var stopped = false
+      if case .stopping = vm.state { stopped = vm.finished }
+      vm.lock.unlock()
+      guard stopped else { return reply(false, "\(vm.name) is \(stateText(vm))") }
+      Console.log("\(vm.name): started from the console")
+      boot(vm)
+      reply(true, "")
     case "guestinfo":
-      guard w.count >= 3, let vm = findVM(w[1]) else { return reply(false, "usage: guestinfo <vm> <key> [<value>]") }
+      guard w.count >= 3, let vm = target() else { return reply(false, "usage: guestinfo <vm> <key> [<value>]") }
       var key = w[2]
       let prefix = Array("guestinfo.".utf8)
       if key.starts(with: prefix) { key.removeFirst(prefix.count) }
       vm.lock.lock()
-      if w.count == 4 {
-        let stored = vm.backdoor.guestInfo.setValue(HypervisorConfiguration.unescape(w[3]), forKey: key)
+      if w.count >= 4 {
+        let stored = vm.backdoor.guestInfo.setValue(HypervisorConfiguration.unescape(Array(w[3...].joined(separator: [32]))), forKey: key)
         vm.lock.unlock()
         reply(stored, stored ? "" : "guestinfo store full")
       } else {
@@ -91,14 +153,106 @@ enum Management {
         }
       }
     case "pause", "resume":
-      guard w.count == 2, let vm = findVM(w[1]) else { return reply(false, "usage: pause|resume <vm>") }
+      guard w.count == 2, let vm = target() else { return reply(false, "usage: pause|resume <vm>") }
       guard case .running = vm.state else { return reply(false, "\(vm.name) is not running") }
-      if command == Array("pause".utf8) { pause(vm) } else { resume(vm) }
+      if name == "pause" { pause(vm) } else { resume(vm) }
       reply(true, "")
     default:
-      reply(false, "unknown command \(String(decoding: command, as: UTF8.self))")
+      reply(false, "unknown command \(name); " + usage)
     }
   }
+}
+
+// MARK: What the console shows
+
+/// The virtual host (root resource group) a VM belongs to.
+func virtualHostName(_ vm: VM) -> String {
+  Sched.policy.configuration.groups[Sched.policy.virtualHost(of: VMID(vm.id)).index].name
+}
+
+/// A VM's scheduling figures, read under the scheduler lock.
+struct VMUsage {
+  var ticks: UInt64
+  var entitledMHz: UInt64
+  var vcpuStates: [VCPUState]
+
+  init(_ vm: VM) {
+    Sched.lock.lock()
+    ticks = Sched.policy.consumedTicks(of: VMID(vm.id))
+    entitledMHz = Sched.policy.entitlementMHz(of: VMID(vm.id))
+    vcpuStates = vm.vcpus.map { Sched.policy.state(of: $0.id) }
+    Sched.lock.unlock()
+  }
+}
+
+/// `stat <vm>`: one line of `key=value` pairs for programs (`keel stat`).
+func statLine(_ vm: VM) -> String {
+  let usage = VMUsage(vm)
+  let hz = keel_read_cntfrq_el0()
+  let running = usage.vcpuStates.filter { if case .running = $0 { return true } else { return false } }.count
+  return "state=\(Management.stateText(vm)) vhost=\(virtualHostName(vm)) vcpus=\(vm.vcpus.count) running=\(running)"
+    + " cpu_ms=\(usage.ticks / (hz / 1000)) entitled_mhz=\(usage.entitledMHz) memory_mib=\(vm.definition.memoryMiB)"
+    + " uptime_s=\((keel_read_cntpct_el0() &- vm.bootedAt) / hz) exits=\(vm.exitTotals.total)"
+    + " clock_ms=\(keel_read_cntpct_el0() / (hz / 1000))"
+}
+
+/// `inspect <vm>`: everything about one VM, a `keel: <vm>: …` line each.
+func inspect(_ vm: VM) {
+  let usage = VMUsage(vm)
+  let hz = keel_read_cntfrq_el0()
+  let def = vm.definition
+  let group = def.group.map { String(decoding: $0, as: UTF8.self) } ?? virtualHostName(vm)
+  Console.log("\(vm.name): \(Management.stateText(vm)), virtual host \(virtualHostName(vm)), group \(group), up \((keel_read_cntpct_el0() &- vm.bootedAt) / hz) s")
+  Console.log("\(vm.name): cpu \(usage.ticks / (hz / 1000)) ms, entitled \(usage.entitledMHz) MHz (shares \(def.shares.map { "\($0)" } ?? "normal"), min \(def.cpuMinMHz) MHz, max \(def.cpuMaxMHz.map { "\($0) MHz" } ?? "unlimited"))")
+  Console.log("\(vm.name): memory \(def.memoryMiB) MiB at host \(hex(vm.ramHostBase)), exits \(vm.exitTotals.summary)")
+  let now = keel_read_cntpct_el0()
+  for (v, state) in zip(vm.vcpus, usage.vcpuStates) {
+    let where_: String
+    switch state {
+    case .off: where_ = "off"
+    case .runnable: where_ = "runnable"
+    case .running(let cpu): where_ = "running on CPU \(cpu.index)"
+    case .blocked(let until?): where_ = "sleeping, timer in \(until > now ? (until - now) / (hz / 1000) : 0) ms"
+    case .blocked(nil): where_ = "sleeping until an interrupt"
+    }
+    Console.log("\(vm.name): vcpu\(v.index): \(where_), exits \(v.exits.total)")
+  }
+}
+
+/// The status screen: a VT100/ANSI page a person reads in any terminal (QEMU's serial console,
+/// a terminal server, `keel run`'s console).
+func renderScreen(_ vms: [VM], scope: [UInt8]?) {
+  let hz = keel_read_cntfrq_el0()
+  let now = keel_read_cntpct_el0()
+  func pad(_ text: String, _ width: Int) -> String {
+    let n = text.utf8.count
+    return n >= width ? text : text + String(repeating: " ", count: width - n)
+  }
+  func clock(_ seconds: UInt64) -> String {
+    let h = seconds / 3600, m = seconds / 60 % 60, s = seconds % 60
+    return "\(h):" + (m < 10 ? "0" : "") + "\(m):" + (s < 10 ? "0" : "") + "\(s)"
+  }
+  var text = "\u{1B}[2J\u{1B}[H\u{1B}[7m " + pad("Keel hypervisor" + (scope.map { " / virtual host " + String(decoding: $0, as: UTF8.self) } ?? "")
+    + " | \(Host.cpus.count) host CPUs at \(Host.cpuMHz) MHz | up \(clock(now / hz))", 98) + "\u{1B}[0m\r\n\r\n"
+  text += "\u{1B}[1m" + pad(" VM", 18) + pad("virtual host", 14) + pad("state", 22) + pad("vCPUs", 7) + pad("CPU", 8) + pad("entitled", 11)
+    + pad("memory", 10) + pad("uptime", 10) + "exits\u{1B}[0m\r\n"
+  for vm in vms {
+    let usage = VMUsage(vm)
+    // CPU use since the previous screen (or since the VM booted), in % of one host CPU.
+    let (lastTicks, lastAt) = vm.screenSample
+    let since = max(vm.bootedAt, lastAt)
+    let elapsed = max(now &- since, 1)
+    let used = usage.ticks >= lastTicks && lastAt >= vm.bootedAt ? usage.ticks - lastTicks : usage.ticks
+    vm.screenSample = (usage.ticks, now)
+    let percent = used * 100 / elapsed
+    let color = vm.state == .running ? (vm.paused ? "\u{1B}[33m" : "\u{1B}[32m") : "\u{1B}[31m"
+    text += " " + pad(vm.name, 17) + pad(virtualHostName(vm), 14) + color + pad(Management.stateText(vm), 22) + "\u{1B}[0m"
+      + pad("\(vm.vcpus.count)", 7) + pad("\(percent)%", 8) + pad("\(usage.entitledMHz) MHz", 11) + pad("\(vm.definition.memoryMiB) MiB", 10)
+      + pad(clock((now &- vm.bootedAt) / hz), 10) + "\(vm.exitTotals.total)\r\n"
+  }
+  text += "\r\n Ctrl-\\ then a command and Enter: screen | focus <vm> (console input) | focus (none) | inspect <vm>\r\n"
+  text += "   shutdown <vm> (power button) | poweroff <vm> (forced) | reset <vm> | start <vm> | pause/resume <vm> | help\r\n"
+  Console.raw(text)
 }
 
 // MARK: Pause and resume

@@ -68,6 +68,14 @@ enum Console {
     lock.unlock()
   }
 
+  /// Text for a person (the status screen): written as it is, control sequences included.
+  static func raw(_ text: String) {
+    lock.lock()
+    for b in text.utf8 { put(b) }
+    atLineStart = true
+    lock.unlock()
+  }
+
   /// Guest bytes from a virtual UART.
   static func guestByte(_ b: UInt8) {
     lock.lock()

@@ -109,12 +109,10 @@ func run(_ v: VCPU, on cpu: PerCPU) {
   while v.resident.load(ordering: .acquiring) >= 0 { keel_wfe() }
   if vm.state != .running || vm.paused || v.power == .off {
     Sched.lock.lock()
-    if vm.paused && v.power != .off && vm.state == .running {
-      Sched.policy.block(v.id, until: nil, now: keel_read_cntpct_el0())
-    } else {
-      Sched.policy.powerOff(v.id)
-    }
+    let paused = vm.paused && v.power != .off && vm.state == .running
+    if paused { Sched.policy.block(v.id, until: nil, now: keel_read_cntpct_el0()) } else { Sched.policy.powerOff(v.id) }
     Sched.lock.unlock()
+    if vm.state != .running { vcpuLeft(vm) }
     return
   }
   if v.power == .onPending {
@@ -160,6 +158,7 @@ func leaveForGood(_ cpu: PerCPU, _ v: VCPU) -> Never {
   Sched.policy.powerOff(v.id)
   Sched.lock.unlock()
   drop(v, from: cpu)
+  if v.vm.state != .running { vcpuLeft(v.vm) }
   schedule(cpu)
 }
 

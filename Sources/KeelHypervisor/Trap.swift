@@ -152,70 +152,83 @@ func handleSMCCC(_ cpu: PerCPU, _ v: VCPU) {
   }
 }
 
-/// Bring every vCPU of the VM to a halt and report. Other VMs keep running; when the last VM
-/// has stopped, Keel powers the host off.
+/// The guest powered off (PSCI SYSTEM_OFF).
 func stopVM(_ vm: VM, reason: String, by v: VCPU, on cpu: PerCPU) -> Never {
-  vm.lock.lock()
-  let first = vm.state == .running
-  if first { vm.state = .stopping(reason) }
-  vm.lock.unlock()
-  if !first { leaveForGood(cpu, v) }
-  haltOthers(vm, leaving: v, on: cpu)
-  if !vm.consoleLine.isEmpty { Console.guestLine(vm.name, vm.consoleLine + [10]); vm.consoleLine.removeAll() }
-  Console.log("\(vm.name): stopped: \(reason)")
-  Console.log("\(vm.name): exits \(vm.exitTotals.summary)")
-  Console.log("\(vm.name): cpu \(cpuTimeSummary(vm))")
-  Host.startLock.lock()
-  var running = 0
-  for other in Host.vms { if case .stopping = other.state {} else { running += 1 } }
-  Host.startLock.unlock()
-  if running == 0 {
-    Console.log("all VMs stopped; powering off")
-    Host.firmware.systemOff()
-  }
-  schedule(cpu)
+  _ = endRun(vm, .stopping(reason))
+  leaveForGood(cpu, v)
 }
 
-/// `v` leaves this CPU for good and every other vCPU of its VM stops: those off a CPU at once,
-/// running ones at their next exit (their CPUs are kicked). Returns when none is on a CPU any
-/// more, so their counters are final (bounded: one second).
-func haltOthers(_ vm: VM, leaving v: VCPU, on cpu: PerCPU) {
-  let now = keel_read_cntpct_el0()
-  var kicks = CPUMask()
-  Sched.lock.lock()
-  Sched.policy.account(vcpu: v.id, ran: now &- v.stintStart, now: now)
-  Sched.policy.powerOff(v.id)
-  for other in vm.vcpus where other !== v {
-    if case .running(let host) = Sched.policy.state(of: other.id) { kicks.insert(host) } else { Sched.policy.powerOff(other.id) }
-  }
-  Sched.lock.unlock()
-  drop(v, from: cpu)
-  for host in kicks { Host.cpus[host.index].kick() }
-  let deadline = now + keel_read_cntfrq_el0()
-  while keel_read_cntpct_el0() < deadline {
-    var all = true
-    for other in vm.vcpus where other.resident.load(ordering: .acquiring) >= 0 { all = false }
-    if all { break }
-    keel_wfe()
-  }
-}
-
-/// A guest's SYSTEM_RESET reboots the VM: its vCPUs leave, guest RAM gets the kernel, initrd
-/// and DTB again, the vGIC starts afresh, and vCPU 0 enters at the image's entry. Three resets
-/// within a minute are a reset loop (typically a kernel that panics at boot): the VM stops.
+/// A guest's SYSTEM_RESET reboots the VM. Three resets within a minute are a reset loop
+/// (typically a kernel that panics at boot): the VM stops instead.
 func resetVM(_ vm: VM, by v: VCPU, on cpu: PerCPU) -> Never {
   let now = keel_read_cntpct_el0()
   let minute = keel_read_cntfrq_el0() * 60
   vm.lock.lock()
-  guard vm.state == .running else { vm.lock.unlock(); leaveForGood(cpu, v) }
   vm.resets = vm.resets.filter { now &- $0 < minute } + [now]
   let loop = vm.resets.count >= 3
-  if !loop { vm.state = .resetting }
   vm.lock.unlock()
-  if loop { stopVM(vm, reason: "reset loop", by: v, on: cpu) }
+  _ = endRun(vm, loop ? .stopping("reset loop") : .resetting)
+  leaveForGood(cpu, v)
+}
 
-  haltOthers(vm, leaving: v, on: cpu)
-  Console.log("\(vm.name): reset by the guest; rebooting (\(vm.resets.count) in the last minute)")
+/// Ends the VM's current run: `.stopping(reason)` stops it, `.resetting` reboots it. Callable on
+/// any CPU, inside a trap of this VM or not: vCPUs off a CPU stop at once, running ones at their
+/// next exit (their CPUs are kicked), and the last one out finishes the job (`vcpuLeft`).
+/// Returns false if the VM was not running.
+func endRun(_ vm: VM, _ next: VMState) -> Bool {
+  vm.lock.lock()
+  guard vm.state == .running else { vm.lock.unlock(); return false }
+  vm.state = next
+  vm.lock.unlock()
+  var kicks = CPUMask()
+  Sched.lock.lock()
+  for v in vm.vcpus {
+    if case .running(let host) = Sched.policy.state(of: v.id) { kicks.insert(host) } else { Sched.policy.powerOff(v.id) }
+  }
+  Sched.lock.unlock()
+  for host in kicks { Host.cpus[host.index].kick() }
+  vcpuLeft(vm)
+  return true
+}
+
+/// A vCPU of a stopping or rebooting VM is off its CPU. Once none is on a CPU or about to be
+/// (all off in the policy, no hardware state anywhere), its counters are final: report the
+/// stop, or reboot.
+func vcpuLeft(_ vm: VM) {
+  Sched.lock.lock()
+  var out = true
+  for v in vm.vcpus where Sched.policy.state(of: v.id) != .off || v.resident.load(ordering: .acquiring) >= 0 { out = false }
+  Sched.lock.unlock()
+  guard out else { return }
+  vm.lock.lock()
+  let finish = !vm.finished && vm.state != .running
+  if finish { vm.finished = true }
+  let state = vm.state
+  vm.lock.unlock()
+  guard finish else { return }
+  switch state {
+  case .stopping(let reason):
+    if !vm.consoleLine.isEmpty { Console.guestLine(vm.name, vm.consoleLine + [10]); vm.consoleLine.removeAll() }
+    Console.log("\(vm.name): stopped: \(reason)")
+    Console.log("\(vm.name): exits \(vm.exitTotals.summary)")
+    Console.log("\(vm.name): cpu \(cpuTimeSummary(vm))")
+    var running = 0
+    for other in Host.vms where other.state == .running || other.state == .resetting { running += 1 }
+    if running == 0 {
+      Console.log("all VMs stopped; powering off")
+      Host.firmware.systemOff()
+    }
+  case .resetting:
+    Console.log("\(vm.name): rebooting (\(vm.resets.count) guest resets in the last minute)")
+    boot(vm)
+  case .running:
+    break
+  }
+}
+
+/// (Re)starts a VM whose vCPUs are all off: guest RAM gets the kernel, initrd and DTB again, the
+/// vGIC starts afresh, and vCPU 0 enters at the image's entry.
+func boot(_ vm: VM) {
   vm.lock.lock()
   loadBootImage(vm)
   vm.vgic = VGIC(version: vm.gicVersion, affinities: vm.vcpus.map { $0.affinity })
@@ -224,12 +237,14 @@ func resetVM(_ vm: VM, by v: VCPU, on cpu: PerCPU) -> Never {
     c.listRegistersInUse = 0
   }
   vm.counterOffset = keel_read_cntpct_el0()
+  vm.bootedAt = vm.counterOffset
   if let clock = vm.clock { vm.clock = GuestClock(hostHz: clock.hostHz, guestHz: clock.guestHz, hostNow: vm.counterOffset) }
+  vm.paused = false
   vm.vcpus[0].powerOnAtEntry()
   vm.state = .running
+  vm.finished = false
   vm.lock.unlock()
   powerOn(vm.vcpus[0])
-  schedule(cpu)
 }
 
 // MARK: MMIO
@@ -243,6 +258,7 @@ func handleDataAbort(_ cpu: PerCPU, _ v: VCPU, _ esr: ExceptionSyndrome) {
   switch target {
   case .distributor, .redistributor: v.exits.gicAccess += 1
   case .uart: v.exits.uartAccess += 1
+  case .gpio: v.exits.gpioAccess += 1
   case .none: v.exits.faults += 1
   }
   guard target != .none, let access = MMIOAccess(iss, address: ipa) else {
@@ -268,6 +284,17 @@ func handleDataAbort(_ cpu: PerCPU, _ v: VCPU, _ esr: ExceptionSyndrome) {
     let aligned = offset & ~3
     if access.isWrite { vm.uart.write(UInt32(truncatingIfNeeded: value << UInt64(8 * (offset & 3))), at: aligned) }
     else { result = UInt64(vm.uart.read(at: aligned)) >> UInt64(8 * (offset & 3)) }
+  case .gpio(let offset):
+    let aligned = offset & ~3
+    if access.isWrite { vm.gpio.write(UInt32(truncatingIfNeeded: value << UInt64(8 * (offset & 3))), at: aligned) }
+    else {
+      result = UInt64(vm.gpio.read(at: aligned)) >> UInt64(8 * (offset & 3))
+      // A read of the data register whose address mask covers the button line: the guest saw the press.
+      if vm.powerButtonHeld && aligned < 0x400 && (aligned >> 2) >> UInt16(PL061<VGICLine>.powerButtonLine) & 1 == 1 {
+        vm.gpio.releasePowerButton()
+        vm.powerButtonHeld = false
+      }
+    }
   case .none:
     break
   }

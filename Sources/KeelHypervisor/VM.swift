@@ -21,12 +21,13 @@ struct HeapPages: PageAllocator {
   }
 }
 
-/// The VM's virtual PL011 raises its SPI through the vGIC.
+/// A device's SPI into the VM's vGIC.
 struct VGICLine: IRQLine {
   unowned(unsafe) let vm: VM
+  let intid: UInt32
   mutating func set(_ level: Bool) {
-    // Called with the VM lock held (every PL011 access is made under it).
-    vm.pendingKicks |= vm.vgic.setLevel(intid: vm.layout.uartINTID, level).kick
+    // Called with the VM lock held (every device access is made under it).
+    vm.pendingKicks |= vm.vgic.setLevel(intid: intid, level).kick
   }
 }
 
@@ -64,10 +65,20 @@ final class VM {
   let vmid: UInt8
   var vgic: VGIC
   var uart: PL011<VGICLine, HostConsoleSink>! = nil
+  /// GPIO with the power button on a line (gpio-keys in the guest DT): a graceful stop.
+  var gpio: PL061<VGICLine>! = nil
+  /// The button is held down until the guest has read the line (gpio-keys reads it after its
+  /// debounce delay); releasing it any earlier would lose the press.
+  var powerButtonHeld = false
+  /// Host count at the last (re)boot, and the CPU ticks and count the status screen last showed.
+  var bootedAt: UInt64 = 0
+  var screenSample: (ticks: UInt64, at: UInt64) = (0, 0)
   var vcpus: [VCPU] = []
   /// Guards vgic, uart, vCPU power states and `state`.
   let lock = SpinLock()
   var state: VMState = .running
+  /// The last vCPU of a stopping or rebooting VM has left and the stop or reboot was carried out.
+  var finished = false
   /// vCPUs to kick once the lock is dropped (bit n = vCPU n).
   var pendingKicks: UInt64 = 0
   /// CNTVOFF_EL2: the guest's virtual counter starts near zero when the VM is created.
@@ -105,8 +116,10 @@ final class VM {
     for i in 0..<vcpuCount { affinities.append(Affinity(aff0: UInt8(i))) }
     vgic = VGIC(version: gic, affinities: affinities)
     counterOffset = keel_read_cntpct_el0()
+    bootedAt = counterOffset
     try stage2.map(ipa: layout.ram.base, to: PA(ramHostBase), size: layout.ram.size, .normal)
-    uart = PL011(irq: VGICLine(vm: self), out: HostConsoleSink(vm: self))
+    uart = PL011(irq: VGICLine(vm: self, intid: layout.uartINTID), out: HostConsoleSink(vm: self))
+    gpio = PL061(irq: VGICLine(vm: self, intid: layout.gpioINTID))
     for i in 0..<vcpuCount { vcpus.append(VCPU(index: i, vm: self)) }
     if definition.timeMode == .trapped {
       clock = GuestClock(hostHz: keel_read_cntfrq_el0(), guestHz: guestCounterFrequency, hostNow: keel_read_cntpct_el0())
@@ -134,6 +147,17 @@ final class VM {
     reachedUserspace = true
     lock.unlock()
     if first { Console.log("\(name): first exit from user space after exits \(exitTotals.summary)") }
+  }
+
+  /// The virtual power button: the guest shuts down cleanly (if it listens to it).
+  func pressPowerButton() {
+    lock.lock()
+    gpio.pressPowerButton()
+    powerButtonHeld = true
+    let kicks = pendingKicks
+    pendingKicks = 0
+    lock.unlock()
+    deliver(self, kicks)
   }
 
   /// Report a guest misbehaviour once per (kind, address).

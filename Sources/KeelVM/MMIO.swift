@@ -76,19 +76,19 @@ public enum GICVersionTag: Sendable, Equatable { case v2, v3 }
 /// Exits by cause, printed when a VM stops.
 public struct ExitCounters: Sendable, Equatable {
   /// Data aborts, split by what they hit: the emulated GIC, the virtual UART, or nothing.
-  public var gicAccess = 0, uartAccess = 0, faults = 0
+  public var gicAccess = 0, uartAccess = 0, gpioAccess = 0, faults = 0
   public var hvc = 0, smc = 0, systemRegister = 0, wfi = 0, wfe = 0, irq = 0, other = 0
   /// Of the exits above, those that were VMware backdoor calls.
   public var backdoor = 0
   public init() {}
-  public var dataAbort: Int { gicAccess + uartAccess + faults }
+  public var dataAbort: Int { gicAccess + uartAccess + gpioAccess + faults }
   public var total: Int { dataAbort + hvc + smc + systemRegister + wfi + wfe + irq + other }
   public mutating func add(_ o: ExitCounters) {
-    gicAccess += o.gicAccess; uartAccess += o.uartAccess; faults += o.faults
+    gicAccess += o.gicAccess; uartAccess += o.uartAccess; gpioAccess += o.gpioAccess; faults += o.faults
     hvc += o.hvc; smc += o.smc; systemRegister += o.systemRegister
     wfi += o.wfi; wfe += o.wfe; irq += o.irq; other += o.other; backdoor += o.backdoor
   }
   public var summary: String {
-    "total=\(total) dabt=\(dataAbort) (gic=\(gicAccess) uart=\(uartAccess) fault=\(faults)) hvc=\(hvc) smc=\(smc) sysreg=\(systemRegister) wfi=\(wfi) wfe=\(wfe) irq=\(irq) other=\(other) backdoor=\(backdoor)"
+    "total=\(total) dabt=\(dataAbort) (gic=\(gicAccess) uart=\(uartAccess) gpio=\(gpioAccess) fault=\(faults)) hvc=\(hvc) smc=\(smc) sysreg=\(systemRegister) wfi=\(wfi) wfe=\(wfe) irq=\(irq) other=\(other) backdoor=\(backdoor)"
   }
 }

@@ -8,7 +8,8 @@ struct Keel: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "keel",
     abstract: "Run guests under the Keel hypervisor on QEMU's emulated arm64 machine.",
-    subcommands: [Run.self, GuestInfoCommand.self, PauseCommand.self, ResumeCommand.self])
+    subcommands: [Run.self, GuestInfoCommand.self, PauseCommand.self, ResumeCommand.self, StatCommand.self,
+                  StopCommand.self, ResetCommand.self])
 
   /// Usage errors exit 2 (not ArgumentParser's 64), the same as invalid input found later.
   static func main() {

@@ -63,3 +63,32 @@ struct ResumeCommand: ParsableCommand {
   var vm: String
   func run() throws { _ = try Management.send(.resume, vm: vm) }
 }
+
+struct StatCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "stat", abstract: "Print a running VM's state, CPU use and counters.",
+    discussion: "One line of key=value pairs: state, vhost, vcpus, running, cpu_ms, entitled_mhz, memory_mib, uptime_s, exits, clock_ms (the host counter, to time cpu_ms against).")
+  @Argument(help: "VM name or vm<index>.")
+  var vm: String
+  func run() throws {
+    let text = try Management.send(.stat, vm: vm)
+    FileHandle.standardOutput.write(Data(((text ?? "") + "\n").utf8))
+  }
+}
+
+struct StopCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "stop", abstract: "Stop a running VM: its power button, or at once with --force.")
+  @Argument(help: "VM name or vm<index>.")
+  var vm: String
+  @Flag(help: "Power the VM off at once, as pulling the plug (the guest is not asked).")
+  var force = false
+  func run() throws { _ = try Management.send(force ? .powerOff : .shutdown, vm: vm) }
+}
+
+struct ResetCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "reset", abstract: "Reset a running VM (it boots again).")
+  @Argument(help: "VM name or vm<index>.")
+  var vm: String
+  func run() throws { _ = try Management.send(.reset, vm: vm) }
+}

@@ -6,70 +6,6 @@ extension SystemTests {
   /// backdoor, guestinfo both ways while the VM runs, virtualization detection, and trapped
   /// guest time that scales and stands still across a pause.
   @Suite struct GuestInterfaceTests {
-    /// `keel run A.vmx` left running in the background, its output read as it grows.
-    final class Background {
-      let process = Process()
-      let directory: URL
-      let out: URL, err: URL
-      var environment: [String: String]
-
-      init(vmx: String, named file: String) throws {
-        try KeelHarness.require(KeelHarness.keelBinary, builtBy: "run `swift build --product keel`")
-        try KeelHarness.require(KeelHarness.hypervisorImage, builtBy: "run the embedded build")
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("keel-gi-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let vmxURL = directory.appendingPathComponent(file)
-        try vmx.write(to: vmxURL, atomically: true, encoding: .utf8)
-        out = directory.appendingPathComponent("out"); err = directory.appendingPathComponent("err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        environment = ["KEEL_ROOT": KeelHarness.root, "KEEL_RUN_DIR": directory.appendingPathComponent("run").path]
-        process.executableURL = URL(fileURLWithPath: KeelHarness.keelBinary)
-        process.arguments = ["run", "--hypervisor", KeelHarness.hypervisorImage, "--timeout", "600", vmxURL.path]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-      }
-
-      var stdout: String { String(decoding: (try? Data(contentsOf: out)) ?? Data(), as: UTF8.self) }
-      var output: String { stdout + "\n" + ((try? String(contentsOf: err, encoding: .utf8)) ?? "") }
-
-      /// Waits for a line starting with `prefix`; returns it and when it was first seen.
-      func waitForLine(_ prefix: String, seconds: Double = 600) throws -> String {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-          // Only whole lines: the file may end in the middle of one that is still being written.
-          let bytes = (try? Data(contentsOf: out)) ?? Data()
-          let complete = bytes.lastIndex(of: 10).map { bytes[...$0] } ?? Data()
-          let text = String(decoding: complete, as: UTF8.self)
-          if let line = text.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix(prefix) }) { return String(line) }
-          if !process.isRunning, !stdout.contains(prefix) {
-            throw KeelHarness.Missing(description: "keel run ended before \(prefix):\n\(output)")
-          }
-          usleep(20_000)
-        }
-        throw KeelHarness.Missing(description: "no \(prefix) within \(seconds) s:\n\(output)")
-      }
-
-      func keel(_ arguments: [String]) throws -> KeelHarness.Run {
-        try KeelHarness.run(arguments, hardLimit: 60, environment: environment)
-      }
-
-      func finish(seconds: Double = 120) -> Int32? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(50_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit(); return nil }
-        return process.terminationStatus
-      }
-
-      deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-        try? FileManager.default.removeItem(at: directory)
-      }
-    }
-
     static func value(of command: String, in output: String) -> String? {
       let prefix = "keel-guest: \(command): "
       return output.split(whereSeparator: \.isNewline).first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
@@ -87,7 +23,7 @@ extension SystemTests {
         keel.hypervisorNode = "vmware"
         keel.cmdline = "keel.test=vmtools keel.hold=60 quiet"
         """
-      let run = try Background(vmx: vmx, named: "tools-vm.vmx")
+      let run = try KeelHarness.Background(files: ["tools-vm.vmx": vmx])
       _ = try run.waitForLine("keel-guest: vmware-toolbox-cmd stat hosttime: ")
       let hosttimeSeenAt = Date()
       _ = try run.waitForLine("keel-guest: vmtools done")
@@ -146,7 +82,7 @@ extension SystemTests {
         keel.time.frequency = "100000000"
         keel.cmdline = "keel.test=timing"
         """
-      let run = try Background(vmx: vmx, named: "clock-vm.vmx")
+      let run = try KeelHarness.Background(files: ["clock-vm.vmx": vmx])
       _ = try run.waitForLine("keel-guest: sleep start")
       let started = Date()
       _ = try run.waitForLine("keel-guest: sleep end", seconds: 60)
@@ -187,7 +123,7 @@ extension SystemTests {
         keel.time.mode = "trapped"
         keel.time.frequency = "100000000"
         """
-      let run = try Background(vmx: vmx, named: "counter-vm.vmx")
+      let run = try KeelHarness.Background(files: ["counter-vm.vmx": vmx])
       let line = try run.waitForLine("microbench: cntpct trapped=", seconds: 120)
       #expect(run.finish() == 0, "\(run.output)")
       #expect(line.contains("trapped=yes"), "\(line)")

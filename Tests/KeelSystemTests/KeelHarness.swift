@@ -86,6 +86,91 @@ enum KeelHarness {
   }
 }
 
+extension KeelHarness {
+  /// `keel run A.vmx …` left running in the background: its output read as it grows, its standard
+  /// input a pipe the test writes to as a person types at the serial console.
+  final class Background {
+    let process = Process()
+    let directory: URL
+    let out: URL, err: URL
+    let input = Pipe()
+    var environment: [String: String]
+
+    /// `files` (name → contents) are written to a fresh directory; the `.vmx` ones are run, in
+    /// name order, after `arguments`.
+    init(files: [String: String], arguments: [String] = []) throws {
+      try KeelHarness.require(KeelHarness.keelBinary, builtBy: "run `swift build --product keel`")
+      try KeelHarness.require(KeelHarness.hypervisorImage, builtBy: "run the embedded build")
+      directory = FileManager.default.temporaryDirectory.appendingPathComponent("keel-bg-\(UUID().uuidString)")
+      try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+      for (name, contents) in files { try contents.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+      let folder = directory
+      let vmx = files.keys.filter { $0.hasSuffix(".vmx") }.sorted().map { folder.appendingPathComponent($0).path }
+      out = directory.appendingPathComponent("out"); err = directory.appendingPathComponent("err")
+      FileManager.default.createFile(atPath: out.path, contents: nil)
+      FileManager.default.createFile(atPath: err.path, contents: nil)
+      environment = ["KEEL_ROOT": KeelHarness.root, "KEEL_RUN_DIR": directory.appendingPathComponent("run").path]
+      process.executableURL = URL(fileURLWithPath: KeelHarness.keelBinary)
+      process.arguments = ["run", "--hypervisor", KeelHarness.hypervisorImage, "--timeout", "600"] + arguments + vmx
+      process.currentDirectoryURL = directory
+      process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+      process.standardInput = input
+      process.standardOutput = try FileHandle(forWritingTo: out)
+      process.standardError = try FileHandle(forWritingTo: err)
+      try process.run()
+    }
+
+    var stdout: String { String(decoding: (try? Data(contentsOf: out)) ?? Data(), as: UTF8.self) }
+    var output: String { stdout + "\n" + ((try? String(contentsOf: err, encoding: .utf8)) ?? "") }
+
+    /// Bytes into the serial input, as typed.
+    func type(_ text: String) { input.fileHandleForWriting.write(Data(text.utf8)) }
+
+    /// A command of the hypervisor's management console: Ctrl-\\, the command, Enter.
+    func console(_ command: String) { type("\u{1C}" + command + "\n") }
+
+    /// Waits for a line starting with `prefix` that comes after the first `skipping` such lines;
+    /// returns it.
+    func waitForLine(_ prefix: String, after skipping: Int = 0, seconds: Double = 600) throws -> String {
+      let deadline = Date().addingTimeInterval(seconds)
+      while Date() < deadline {
+        // Only whole lines: the file may end in the middle of one that is still being written.
+        let bytes = (try? Data(contentsOf: out)) ?? Data()
+        let complete = bytes.lastIndex(of: 10).map { bytes[...$0] } ?? Data()
+        let text = String(decoding: complete, as: UTF8.self)
+        let lines = text.split(whereSeparator: \.isNewline).filter { $0.hasPrefix(prefix) }
+        if lines.count > skipping { return String(lines[skipping]) }
+        if !process.isRunning, !stdout.contains(prefix) {
+          throw KeelHarness.Missing(description: "keel run ended before \(prefix):\n\(output)")
+        }
+        usleep(20_000)
+      }
+      throw KeelHarness.Missing(description: "no \(prefix) within \(seconds) s:\n\(output)")
+    }
+
+    /// Lines starting with `prefix` so far.
+    func lines(_ prefix: String) -> [String] {
+      stdout.split(whereSeparator: \.isNewline).filter { $0.hasPrefix(prefix) }.map(String.init)
+    }
+
+    func keel(_ arguments: [String]) throws -> KeelHarness.Run {
+      try KeelHarness.run(arguments, hardLimit: 60, environment: environment)
+    }
+
+    func finish(seconds: Double = 120) -> Int32? {
+      let deadline = Date().addingTimeInterval(seconds)
+      while process.isRunning && Date() < deadline { usleep(50_000) }
+      if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit(); return nil }
+      return process.terminationStatus
+    }
+
+    deinit {
+      if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+      try? FileManager.default.removeItem(at: directory)
+    }
+  }
+}
+
 /// What the default guest's init script printed.
 struct GuestReport {
   var initReached: Bool
