@@ -27,3 +27,20 @@ public enum DeviceError: Error, Equatable, Sendable, CustomStringConvertible {
     }
   }
 }
+
+/// The PrimeCell identification registers (0xFE0–0xFFC) that Linux's AMBA bus reads at probe to
+/// match a driver: the peripheral ID, then the cell ID 0xB105F00D, one byte per 32-bit word.
+public struct PrimeCellID: Sendable {
+  public static let first: UInt16 = 0xFE0
+  public static let last: UInt16 = 0xFFC
+  /// Cell ID in the high word, peripheral ID in the low word.
+  let bytes: UInt64
+
+  public init(peripheral: UInt32) { bytes = 0xB105_F00D << 32 | UInt64(peripheral) }
+
+  /// The register at `offset`, or nil when `offset` is not one of them.
+  public func register(at offset: UInt16) -> UInt32? {
+    guard offset >= Self.first, offset <= Self.last, offset & 3 == 0 else { return nil }
+    return UInt32(truncatingIfNeeded: bytes >> (UInt64(offset - Self.first) / 4 * 8) & 0xFF)
+  }
+}

@@ -1,6 +1,8 @@
 /// Register offsets of the Arm PrimeCell UART (PL011, DDI 0183G), as used by Linux's
 /// `amba-pl011` driver and `earlycon=pl011`.
 public enum PL011Register {
+  public static let periphID0 = PrimeCellID.first
+  public static let pcellID3 = PrimeCellID.last
   public static let dr: UInt16 = 0x000
   /// RSR on read, ECR on write.
   public static let rsrECR: UInt16 = 0x004
@@ -18,8 +20,6 @@ public enum PL011Register {
   public static let dmacr: UInt16 = 0x048
   /// PeriphID0..3 then PCellID0..3, one byte per word. Linux's AMBA bus reads them to
   /// match the driver, so they must hold the real part's values.
-  public static let periphID0: UInt16 = 0xFE0
-  public static let pcellID3: UInt16 = 0xFFC
 }
 
 /// Bit fields of the PL011 registers that the model gives meaning to.
@@ -102,7 +102,7 @@ public struct PL011<IRQ: IRQLine, Out: ByteSink> {
 
   /// PeriphID0..3 = 0x11 0x10 0x14 0x00 (part 0x011, Arm, revision r1p5), PCellID0..3 =
   /// 0x0D 0xF0 0x05 0xB1, packed little-endian one byte per ID register.
-  private static var idBytes: UInt64 { 0xB105_F00D_0014_1011 }
+  private static var identification: PrimeCellID { PrimeCellID(peripheral: 0x0014_1011) }
 
   public init(irq: IRQ, out: Out) {
     self.irq = irq
@@ -190,10 +190,8 @@ public struct PL011<IRQ: IRQLine, Out: ByteSink> {
     case PL011Register.ris: return UInt32(rawInterruptStatus)
     case PL011Register.mis: return UInt32(rawInterruptStatus & regs.imsc)
     case PL011Register.dmacr: return UInt32(regs.dmacr)
-    case PL011Register.periphID0...PL011Register.pcellID3 where offset & 3 == 0:
-      let index = UInt64((offset - PL011Register.periphID0) >> 2)
-      return UInt32(truncatingIfNeeded: (Self.idBytes >> (index * 8)) & 0xFF)
     default:
+      if let id = Self.identification.register(at: offset) { return id }
       invalidAccesses &+= 1
       return 0
     }

@@ -1,6 +1,8 @@
 /// Register offsets of the Arm PrimeCell GPIO controller (PL061, DDI 0190B), as used by
 /// Linux's `gpio-pl061` driver.
 public enum PL061Register {
+  public static let periphID0 = PrimeCellID.first
+  public static let pcellID3 = PrimeCellID.last
   /// GPIODATA is a 256-word window: bits [9:2] of the offset mask which bits an access
   /// reads or writes, so single lines change without a read-modify-write.
   public static let data: UInt16 = 0x000
@@ -16,8 +18,6 @@ public enum PL061Register {
   public static let ic: UInt16 = 0x41C
   public static let afsel: UInt16 = 0x420
   /// PeriphID0..3 then PCellID0..3, one byte per word, read by Linux's AMBA bus at probe.
-  public static let periphID0: UInt16 = 0xFE0
-  public static let pcellID3: UInt16 = 0xFFC
 }
 
 /// Everything a PL061 needs to resume where it was. The line level is derived, never saved.
@@ -77,7 +77,7 @@ public struct PL061<IRQ: IRQLine> {
 
   /// PeriphID0..3 = 0x61 0x10 0x04 0x00 (part 0x061, Arm, r0), PCellID0..3 = 0x0D 0xF0 0x05
   /// 0xB1, packed little-endian one byte per ID register.
-  private static var idBytes: UInt64 { 0xB105_F00D_0004_1061 }
+  private static var identification: PrimeCellID { PrimeCellID(peripheral: 0x0004_1061) }
 
   public init(irq: IRQ) {
     self.irq = irq
@@ -151,10 +151,8 @@ public struct PL061<IRQ: IRQLine> {
     case PL061Register.ris: return UInt32(rawInterruptStatus)
     case PL061Register.mis: return UInt32(rawInterruptStatus & regs.interruptEnable)
     case PL061Register.afsel: return UInt32(regs.afsel)
-    case PL061Register.periphID0...PL061Register.pcellID3 where offset & 3 == 0:
-      let index = UInt64((offset - PL061Register.periphID0) >> 2)
-      return UInt32(truncatingIfNeeded: (Self.idBytes >> (index * 8)) & 0xFF)
     default:
+      if let id = Self.identification.register(at: offset) { return id }
       invalidAccesses &+= 1
       return 0
     }

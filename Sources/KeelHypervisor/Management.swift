@@ -167,7 +167,9 @@ enum Management {
 
 /// The virtual host (root resource group) a VM belongs to.
 func virtualHostName(_ vm: VM) -> String {
-  Sched.policy.configuration.groups[Sched.policy.virtualHost(of: VMID(vm.id)).index].name
+  Sched.lock.lock()
+  defer { Sched.lock.unlock() }
+  return Sched.policy.configuration.groups[Sched.policy.virtualHost(of: VMID(vm.id)).index].name
 }
 
 /// A VM's scheduling figures, read under the scheduler lock.

@@ -158,7 +158,6 @@ func leaveForGood(_ cpu: PerCPU, _ v: VCPU) -> Never {
   Sched.policy.powerOff(v.id)
   Sched.lock.unlock()
   drop(v, from: cpu)
-  if v.vm.state != .running { vcpuLeft(v.vm) }
   schedule(cpu)
 }
 
@@ -355,5 +354,8 @@ private func unload(_ v: VCPU, from cpu: PerCPU) {
   cpu.raw.pointee.context = cpu.idleContext
   v.resident.store(-1, ordering: .releasing)
   keel_sev()
+  // Its VM may be stopping or rebooting, waiting for this vCPU's state to leave the CPU (it
+  // may have been powered off while it was going to sleep, in `block`).
+  if v.vm.state != .running { vcpuLeft(v.vm) }
 }
 #endif

@@ -97,7 +97,7 @@ extension KeelHarness {
     var environment: [String: String]
 
     /// `files` (name → contents) are written to a fresh directory; the `.vmx` ones are run, in
-    /// name order, after `arguments`.
+    /// name order, after `arguments` (unless a `--host` file in `arguments` lists them).
     init(files: [String: String], arguments: [String] = []) throws {
       try KeelHarness.require(KeelHarness.keelBinary, builtBy: "run `swift build --product keel`")
       try KeelHarness.require(KeelHarness.hypervisorImage, builtBy: "run the embedded build")
@@ -105,7 +105,7 @@ extension KeelHarness {
       try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
       for (name, contents) in files { try contents.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8) }
       let folder = directory
-      let vmx = files.keys.filter { $0.hasSuffix(".vmx") }.sorted().map { folder.appendingPathComponent($0).path }
+      let vmx = arguments.contains("--host") ? [] : files.keys.filter { $0.hasSuffix(".vmx") }.sorted().map { folder.appendingPathComponent($0).path }
       out = directory.appendingPathComponent("out"); err = directory.appendingPathComponent("err")
       FileManager.default.createFile(atPath: out.path, contents: nil)
       FileManager.default.createFile(atPath: err.path, contents: nil)
