@@ -24,6 +24,8 @@ ensure_host_packages() {
   local missing=()
   command -v qemu-system-aarch64 >/dev/null 2>&1 || missing+=(qemu-system-arm)
   command -v dpkg-deb >/dev/null 2>&1 || missing+=(dpkg)
+  # dtc checks the guest device trees Keel generates (KeelFDTTests).
+  command -v dtc >/dev/null 2>&1 || missing+=(device-tree-compiler)
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     say "enabling arm64 packages (dpkg --add-architecture arm64)…"
     dpkg --add-architecture arm64

@@ -58,6 +58,10 @@ public struct GuestPlatform: Equatable, Sendable {
   public var gpioSPI: UInt32
   /// The PL061 line the button is wired to (active high).
   public var powerButtonLine: UInt32
+  /// A PSCI CPU_SUSPEND state offered to the guest's cpuidle (`/cpus/idle-states`), so an idle
+  /// guest tells the hypervisor how long it expects to sleep: Linux's cpuidle-psci enters it for
+  /// idle periods longer than its minimum residency, and plain WFI for shorter ones.
+  public var idleState: IdleState?
   public var bootargs: String
   /// Where the initrd sits in guest IPA space; nil means no initrd properties.
   public var initrd: MemoryRegion?
@@ -93,6 +97,7 @@ public struct GuestPlatform: Equatable, Sendable {
     gpioSize = 0x1000
     gpioSPI = 7
     powerButtonLine = 3
+    idleState = IdleState()
     bootargs = ""
     initrd = nil
     hypervisorCompatible = nil
@@ -114,6 +119,7 @@ public struct GuestPlatform: Equatable, Sendable {
   static let gicPhandle: UInt32 = 0x8001
   static let clockPhandle: UInt32 = 0x8000
   static let gpioPhandle: UInt32 = 0x8002
+  static let idleStatePhandle: UInt32 = 0x8003
   /// Linux input event code KEY_POWER.
   static let keyPower: UInt32 = 116
   static let levelHigh: UInt32 = 4
@@ -172,6 +178,20 @@ public struct GuestPlatform: Equatable, Sendable {
       w.property("compatible", string: "arm,armv8")
       w.property("enable-method", string: "psci")
       if addressCells == 2 { w.property("reg", u64: mpidr) } else { w.property("reg", u32: UInt32(mpidr)) }
+      if idleState != nil { w.property("cpu-idle-states", u32: Self.idleStatePhandle) }
+      w.endNode()
+    }
+    if let idleState {
+      w.beginNode("idle-states")
+      w.property("entry-method", string: "psci")
+      w.beginNode("cpu-standby")
+      w.property("phandle", u32: Self.idleStatePhandle)
+      w.property("compatible", string: "arm,idle-state")
+      w.property("arm,psci-suspend-param", u32: idleState.psciSuspendParameter)
+      w.property("entry-latency-us", u32: idleState.entryLatencyMicroseconds)
+      w.property("exit-latency-us", u32: idleState.exitLatencyMicroseconds)
+      w.property("min-residency-us", u32: idleState.minimumResidencyMicroseconds)
+      w.endNode()
       w.endNode()
     }
     w.endNode()
@@ -266,4 +286,16 @@ public struct GuestPlatform: Equatable, Sendable {
     w.endNode()
     w.endNode()
   }
+}
+
+/// A CPU idle state of the guest DT (Documentation/devicetree/bindings/cpu/idle-states.yaml).
+public struct IdleState: Equatable, Sendable {
+  /// PSCI CPU_SUSPEND power_state, original format: a standby (retention) state at the core
+  /// level, so no context is lost and the guest's timer keeps running (no `local-timer-stop`).
+  public var psciSuspendParameter: UInt32 = 0x0000_0001
+  public var entryLatencyMicroseconds: UInt32 = 50
+  public var exitLatencyMicroseconds: UInt32 = 100
+  /// Shorter predicted idle periods use WFI: the hypervisor's slack for this state is 500 µs.
+  public var minimumResidencyMicroseconds: UInt32 = 2000
+  public init() {}
 }

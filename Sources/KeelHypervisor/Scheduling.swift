@@ -106,7 +106,15 @@ func schedule(_ cpu: PerCPU) -> Never {
 func run(_ v: VCPU, on cpu: PerCPU) {
   let vm = v.vm
   // The CPU it last ran on may still be saving it.
-  while v.resident.load(ordering: .acquiring) >= 0 { keel_wfe() }
+  let waitStart = keel_read_cntpct_el0()
+  var reported = false
+  while v.resident.load(ordering: .acquiring) >= 0 {
+    if !reported && keel_read_cntpct_el0() &- waitStart > keel_read_cntfrq_el0() {
+      reported = true
+      Console.log("BUG: CPU \(cpu.slot) has waited 1 s for \(v.vm.name) vcpu\(v.index) to leave CPU \(v.resident.load(ordering: .relaxed))")
+    }
+    keel_wfe()
+  }
   if vm.state != .running || vm.paused || v.power == .off {
     Sched.lock.lock()
     let paused = vm.paused && v.power != .off && vm.state == .running

@@ -151,9 +151,30 @@ import KeelFDT
     #expect(tree.node(atPath: "/pl011@9000000") != nil)
   }
 
+  @Test func everyCPUOffersThePSCIStandbyIdleState() throws {
+    var platform = GuestPlatform(cpuCount: 2, memory: Self.ram)
+    var tree = try FDT(parsing: platform.build())
+    let states = try #require(tree.node(atPath: "/cpus/idle-states"))
+    #expect(states.property("entry-method")?.string == "psci")
+    let standby = try #require(tree.node(atPath: "/cpus/idle-states/cpu-standby"))
+    #expect(standby.compatible == ["arm,idle-state"])
+    // Original power_state format: StateType 0 (standby, no context lost), so no local-timer-stop.
+    #expect(standby.property("arm,psci-suspend-param")?.u32 == 1)
+    #expect(!standby.hasProperty("local-timer-stop"))
+    #expect(standby.property("min-residency-us")?.u32 == 2000)
+    let phandle = try #require(standby.phandle)
+    for cpu in ["cpu@0", "cpu@1"] {
+      #expect(tree.node(atPath: "/cpus/" + cpu)?.property("cpu-idle-states")?.cells == [phandle])
+    }
+    platform.idleState = nil
+    tree = try FDT(parsing: platform.build())
+    #expect(tree.node(atPath: "/cpus/idle-states") == nil)
+    #expect(tree.node(atPath: "/cpus/cpu@0")?.hasProperty("cpu-idle-states") == false)
+  }
+
   @Test(arguments: [GICVersion.v3, .v2])
   func dtcAcceptsGuestTreeWithoutWarnings(version: GICVersion) throws {
-    guard DTC.isAvailable else { return }
+    try #require(DTC.isAvailable, "dtc is missing: apt-get install device-tree-compiler (scripts/test.sh does)")
     var platform = GuestPlatform(cpuCount: 2, memory: Self.ram, gicVersion: version)
     platform.initrd = MemoryRegion(0x4800_0000, 0x1000)
     platform.hypervisorCompatible = "vmware"

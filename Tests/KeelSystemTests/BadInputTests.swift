@@ -124,5 +124,30 @@ extension SystemTests {
       sandbox.expectRefused(try sandbox.keel(["--memory", "20000"]), mentioning: ["--memory"])
       sandbox.expectRefused(try sandbox.keel(["--gic", "4"]), mentioning: ["--gic"])
     }
+
+    @Test("bad VM and host files are refused before any VM starts: malformed lines, impossible reservations, unknown groups", .timeLimit(.minutes(5)))
+    func badSchedulingConfiguration() throws {
+      let sandbox = try Sandbox()
+      func write(_ name: String, _ text: String) throws -> String {
+        try sandbox.file(name, Array(text.utf8))
+      }
+      let malformed = try write("malformed.vmx", "displayName = \"m\"\nnumvcpus \"2\"\n")
+      sandbox.expectRefused(try sandbox.keel([malformed]), mentioning: ["malformed.vmx", "2"])
+
+      let greedy1 = try write("greedy1.vmx", "displayName = \"g1\"\nnumvcpus = \"2\"\nsched.cpu.min = \"1500\"\n")
+      let greedy2 = try write("greedy2.vmx", "displayName = \"g2\"\nnumvcpus = \"2\"\nsched.cpu.min = \"1500\"\n")
+      // 3000 MHz reserved on 2 host CPUs of 1000 MHz.
+      sandbox.expectRefused(try sandbox.keel(["--host-cpus", "2", greedy1, greedy2]), mentioning: ["reserv"])
+
+      let minAboveMax = try write("minmax.vmx", "displayName = \"mm\"\nsched.cpu.min = \"800\"\nsched.cpu.max = \"400\"\n")
+      sandbox.expectRefused(try sandbox.keel([minAboveMax]), mentioning: ["minmax.vmx", "sched.cpu"])
+
+      let lost = try write("lost.vmx", "displayName = \"lost\"\nkeel.group = \"nowhere\"\n")
+      sandbox.expectRefused(try sandbox.keel([lost]), mentioning: ["lost.vmx", "nowhere"])
+      let host = try write("host.cfg", "vhost.tenant.vm0 = \"lost.vmx\"\n")
+      sandbox.expectRefused(try sandbox.keel(["--host", host]), mentioning: ["nowhere"])
+      let badHost = try write("bad.cfg", "vhost.tenant.cpu.frobnicate = \"1\"\n")
+      sandbox.expectRefused(try sandbox.keel(["--host", badHost]), mentioning: ["bad.cfg", "frobnicate"])
+    }
   }
 }

@@ -160,12 +160,23 @@ extension KeelHarness {
     func finish(seconds: Double = 120) -> Int32? {
       let deadline = Date().addingTimeInterval(seconds)
       while process.isRunning && Date() < deadline { usleep(50_000) }
-      if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit(); return nil }
+      if process.isRunning { stop(); return nil }
       return process.terminationStatus
     }
 
+    /// Stops keel the way a person does (SIGTERM: keel takes its QEMU down with it); SIGKILL
+    /// only if that does not work, which would orphan QEMU.
+    func stop() {
+      guard process.isRunning else { return }
+      kill(process.processIdentifier, SIGTERM)
+      let deadline = Date().addingTimeInterval(10)
+      while process.isRunning && Date() < deadline { usleep(50_000) }
+      if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+      process.waitUntilExit()
+    }
+
     deinit {
-      if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+      stop()
       try? FileManager.default.removeItem(at: directory)
     }
   }

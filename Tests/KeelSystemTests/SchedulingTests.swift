@@ -45,11 +45,16 @@ extension SystemTests {
     func overcommittedBoot() throws {
       let run = try KeelHarness.Background(files: [
         "a.vmx": Self.vmx("a", vcpus: 2, test: "smoke"),
-        "b.vmx": Self.vmx("b", vcpus: 2, test: "smoke"),
+        "b.vmx": Self.vmx("b", vcpus: 2, test: "smoke", extra: "serial0.fileType = \"file\"\nserial0.fileName = \"b-console.log\""),
         "c.vmx": Self.vmx("c", vcpus: 2, test: "panic"),
       ], arguments: ["--host-cpus", "2"])
       let status = run.finish(seconds: 400)
+      // b's console went to its serial0 file, without the prefix; a's and c's to stdout.
+      let bConsole = (try? String(contentsOf: run.directory.appendingPathComponent("b-console.log"), encoding: .utf8)) ?? ""
       let lines = run.stdout.split(whereSeparator: \.isNewline).map(String.init)
+        + bConsole.split(whereSeparator: \.isNewline).map { "[b] " + $0 }
+      #expect(bConsole.contains("keel-guest: smoke done"), "b's serial0 file: \(bConsole)")
+      #expect(!run.stdout.contains("[b] keel-guest"), "b's console lines also reached stdout")
       #expect(status == 1, "a guest panic makes the run fail:\n\(run.output)")
       for vm in ["a", "b"] {
         #expect(lines.contains("[\(vm)] keel-guest: cpus online: 0-1"), "\(run.output)")
