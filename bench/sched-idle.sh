@@ -29,6 +29,7 @@ if [ ! -f "$hypervisor" ]; then
     || fail "building KeelHypervisor failed"
   hypervisor=$(swift build -c release --triple aarch64-none-none-elf --toolset Support/toolset-el2.json --show-bin-path)/KeelHypervisor
 fi
+[ "$(head -c 4 "$hypervisor" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ] || fail "$hypervisor is not an ELF image"
 
 work=$(mktemp -d) || fail "mktemp failed"
 running=   # pid of the keel process in flight

@@ -12,7 +12,7 @@ cd "$keel_root" || exit 1
 guests=$keel_root/.build/guests
 keel=${KEEL_BIN:-$keel_root/.build/debug/keel}
 hypervisor=${KEEL_HYPERVISOR:-$keel_root/.build/aarch64-none-none-elf/release/KeelHypervisor}
-timeout_s=${IPI_TIMEOUT:-180}
+timeout_s=${IPI_TIMEOUT:-60}   # each run takes a few seconds
 
 fail() { printf 'sched-ipi: %s\n' "$*" >&2; exit 1; }
 
@@ -27,6 +27,7 @@ if [ ! -f "$hypervisor" ]; then
     || fail "building KeelHypervisor failed"
   hypervisor=$(swift build -c release --triple aarch64-none-none-elf --toolset Support/toolset-el2.json --show-bin-path)/KeelHypervisor
 fi
+[ "$(head -c 4 "$hypervisor" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ] || fail "$hypervisor is not an ELF image"
 Guests/build.sh "$guests" >/dev/null || fail "Guests/build.sh failed"
 elf=$guests/ipibench.elf
 
