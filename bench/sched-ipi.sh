@@ -98,9 +98,10 @@ echo "IPI round trip (SGI 1 to vCPU 1, SGI 2 back, both waiting in WFI), ${itera
 echo "real = wall-clock CNTVCT under TCG on this machine (noisy); icount = --deterministic, 1 instruction = 1 ns"
 printf '%-30s %12s %8s %8s %12s %8s %8s\n' "configuration" "real ns" "/bare" "/2-on-2" "icount ns" "/bare" "/2-on-2"
 for c in "${configs[@]}"; do
-  r=${result[$c-real]} d=${result[$c-det]}
+  r=${result[$c-real]} d=${result[$c-det]} r2=${result[keel2-real]} d2=${result[keel2-det]}
+  [ "$c" = bare ] && r2= d2=   # the reference row: only its ratio to itself
   printf '%-30s %12s %8s %8s %12s %8s %8s\n' "${label[$c]}" "$r" "$(ratio "$r" "${result[bare-real]}")" \
-    "$(ratio "$r" "${result[keel2-real]}")" "$d" "$(ratio "$d" "${result[bare-det]}")" "$(ratio "$d" "${result[keel2-det]}")"
+    "$(ratio "$r" "$r2")" "$d" "$(ratio "$d" "${result[bare-det]}")" "$(ratio "$d" "$d2")"
 done
 echo "Under Keel each SGI is a trapped ICC_SGI1R_EL1 write plus a WFI exit; on 1 host CPU every WFI also switches vCPUs."
 echo "On bare QEMU, the GIC and WFI are QEMU's own, outside the instruction count."
