@@ -129,7 +129,7 @@ measure() {
   if [ -z "$before" ] || [ -z "$after" ]; then echo "$key: QEMU exited during the window" >&2; return 1; fi
   if [ "$woke" -gt 0 ]; then echo "$key: a guest left its idle sleep during the window" >&2; return 1; fi
   [ "$status" -eq 0 ] || echo "$key: keel exited with status $status after the window ($(grep -a '^keel: ' "$log" | tail -n 1))" >&2
-  percent[$key]=$(awk -v d=$((after - before)) -v hz="$ticks_per_second" -v w="$sample" 'BEGIN { printf "%.1f", d * 100 / hz / w }')
+  percent[$key]=$(awk -v d=$((after - before)) -v hz="$ticks_per_second" -v w="$sample" 'BEGIN { printf "%.2f", d * 100 / hz / w }')
   detail[$key]="$((after - before)) ticks over $sample s, all idle ${boot} s after start, ${spread} s apart; keel exit $status"
   return $status
 }
@@ -139,11 +139,11 @@ measure bare 1 --bare --append keel.test=idle --memory 256 || status=1
 measure keel1 1 --append keel.test=idle --memory 256 --hypervisor "$hypervisor" || status=1
 measure keel4 "$vm_count" --host-cpus 2 --hypervisor "$hypervisor" "$work"/idle*.vmx || status=1
 
-ratio() {  # a / b as "N.NNx", or "-"
+ratio() {  # a / b as "N.NNx", or "-" (from the %s with 2 decimals; one tick is 100/CLK_TCK/window %)
   awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2fx", a / b; else print "-" }'
 }
 b=${percent[bare]:-} k1=${percent[keel1]:-} k4=${percent[keel4]:-}
-per_vm=$( [ -n "$k4" ] && awk -v k="$k4" -v n="$vm_count" 'BEGIN { printf "%.1f", k / n }')
+per_vm=$( [ -n "$k4" ] && awk -v k="$k4" -v n="$vm_count" 'BEGIN { printf "%.2f", k / n }')
 echo "Idle host CPU: QEMU utime+stime over ${window} s once every guest is idle, % of one host core (CLK_TCK $ticks_per_second)"
 printf '%-36s %8s   %s\n' "bare QEMU, 1 idle VM (-smp 1)" "${b:-FAILED}" "${detail[bare]:-}"
 printf '%-36s %8s   %s\n' "Keel, 1 idle VM (1 host CPU)" "${k1:-FAILED}" "${detail[keel1]:-}"
