@@ -1,7 +1,8 @@
 #!/bin/sh
-# Builds the bare-metal test guests: Guests/build.sh OUTDIR  ->  OUTDIR/hostile.elf, OUTDIR/microbench.elf
+# Builds the bare-metal test guests: Guests/build.sh OUTDIR  ->  OUTDIR/hostile.elf, OUTDIR/microbench.elf,
+# OUTDIR/ipibench.elf
 # Overridable: CLANG, LLD, HOSTILE_CFLAGS (e.g. -DHOSTILE_DEFAULT_RAM_MIB=128),
-# MICROBENCH_CFLAGS (e.g. -DMICROBENCH_ITERATIONS=100000).
+# MICROBENCH_CFLAGS (e.g. -DMICROBENCH_ITERATIONS=100000), IPIBENCH_CFLAGS (e.g. -DIPIBENCH_ITERATIONS=500).
 set -eu
 out=${1:?usage: Guests/build.sh OUTDIR}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,3 +33,11 @@ echo "built $out/hostile.elf"
 "$LLD" -T "$here/microbench/link.ld" -static -nostdlib --no-dynamic-linker \
   "$obj/mb-start.o" "$obj/microbench.o" -o "$out/microbench.elf"
 echo "built $out/microbench.elf"
+
+# shellcheck disable=SC2086
+"$CLANG" $BASE_CFLAGS ${IPIBENCH_CFLAGS:-} -c "$here/microbench/ipi-start.S" -o "$obj/ipi-start.o"
+# shellcheck disable=SC2086
+"$CLANG" $BASE_CFLAGS ${IPIBENCH_CFLAGS:-} -c "$here/microbench/ipibench.c" -o "$obj/ipibench.o"
+"$LLD" -T "$here/microbench/link.ld" -static -nostdlib --no-dynamic-linker \
+  "$obj/ipi-start.o" "$obj/ipibench.o" -o "$out/ipibench.elf"
+echo "built $out/ipibench.elf"
