@@ -293,9 +293,12 @@ public struct IdleState: Equatable, Sendable {
   /// PSCI CPU_SUSPEND power_state, original format: a standby (retention) state at the core
   /// level, so no context is lost and the guest's timer keeps running (no `local-timer-stop`).
   public var psciSuspendParameter: UInt32 = 0x0000_0001
-  public var entryLatencyMicroseconds: UInt32 = 50
-  public var exitLatencyMicroseconds: UInt32 = 100
-  /// Shorter predicted idle periods use WFI: the hypervisor's slack for this state is 500 µs.
-  public var minimumResidencyMicroseconds: UInt32 = 2000
+  public var entryLatencyMicroseconds: UInt32 = 100
+  public var exitLatencyMicroseconds: UInt32 = 200
+  /// Shorter predicted idle periods use WFI. Long, because Linux runs its CPU PM notifiers
+  /// around every entry (the GICv3 driver's touch the distributor and redistributor: exits),
+  /// so the state pays only for the long sleeps of an idle guest, where the hypervisor's
+  /// 500 µs slack for it coalesces wake-ups.
+  public var minimumResidencyMicroseconds: UInt32 = 20000
   public init() {}
 }

@@ -116,11 +116,16 @@ func run(_ v: VCPU, on cpu: PerCPU) {
     keel_wfe()
   }
   if vm.state != .running || vm.paused || v.power == .off {
+    // Decided under the scheduler lock, which orders it against `endRun`'s look at the vCPUs.
     Sched.lock.lock()
-    let paused = vm.paused && v.power != .off && vm.state == .running
-    if paused { Sched.policy.block(v.id, until: nil, now: keel_read_cntpct_el0()) } else { Sched.policy.powerOff(v.id) }
+    let stopping = vm.state != .running
+    if !stopping && vm.paused && v.power != .off {
+      Sched.policy.block(v.id, until: nil, now: keel_read_cntpct_el0())
+    } else {
+      Sched.policy.powerOff(v.id)
+    }
     Sched.lock.unlock()
-    if vm.state != .running { vcpuLeft(vm) }
+    if stopping { vcpuLeft(vm) }
     return
   }
   if v.power == .onPending {
@@ -362,8 +367,18 @@ private func unload(_ v: VCPU, from cpu: PerCPU) {
   cpu.raw.pointee.context = cpu.idleContext
   v.resident.store(-1, ordering: .releasing)
   keel_sev()
-  // Its VM may be stopping or rebooting, waiting for this vCPU's state to leave the CPU (it
-  // may have been powered off while it was going to sleep, in `block`).
-  if v.vm.state != .running { vcpuLeft(v.vm) }
+  // Its VM may be stopping or rebooting, waiting for this vCPU to leave the CPU. `endRun` only
+  // kicks a vCPU that was running when it looked; one that went to sleep or was preempted
+  // after seeing the VM still running (an unlocked read at the start of `leaveTrap`) is
+  // powered off here, or nothing would ever finish the stop.
+  if v.vm.state != .running {
+    Sched.lock.lock()
+    switch Sched.policy.state(of: v.id) {
+    case .blocked, .runnable: Sched.policy.powerOff(v.id)
+    default: break
+    }
+    Sched.lock.unlock()
+    vcpuLeft(v.vm)
+  }
 }
 #endif

@@ -34,14 +34,18 @@ func keelTrap(_ kind: UInt64) {
 /// only ever leaves its host CPU here, at the end of a trap, with its emulation complete.
 func leaveTrap(_ cpu: PerCPU, _ v: VCPU) {
   let vm = v.vm
+  // Taken now: it belongs to this trap of this vCPU, whichever way the trap ends.
+  let sleep = cpu.pendingBlock
+  cpu.pendingBlock = nil
   if vm.state != .running || v.power != .on { leaveForGood(cpu, v) }
   if vm.paused {
+    // Looked at again under the scheduler lock: a `resume` that wakes the VM's vCPUs between
+    // the two looks would otherwise leave this one asleep for good.
     Sched.lock.lock()
-    Sched.policy.block(v.id, until: nil, now: keel_read_cntpct_el0())
+    if vm.paused { Sched.policy.block(v.id, until: nil, now: keel_read_cntpct_el0()) }
     Sched.lock.unlock()
     reschedule(cpu, v)
-  } else if let slack = cpu.pendingBlock {
-    cpu.pendingBlock = nil
+  } else if let slack = sleep {
     block(v, on: cpu, slack: slack)
   } else if cpu.rescheduleRequested.load(ordering: .acquiring) {
     reschedule(cpu, v)

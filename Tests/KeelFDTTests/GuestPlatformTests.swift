@@ -161,7 +161,7 @@ import KeelFDT
     // Original power_state format: StateType 0 (standby, no context lost), so no local-timer-stop.
     #expect(standby.property("arm,psci-suspend-param")?.u32 == 1)
     #expect(!standby.hasProperty("local-timer-stop"))
-    #expect(standby.property("min-residency-us")?.u32 == 2000)
+    #expect(standby.property("min-residency-us")?.u32 == 20000)
     let phandle = try #require(standby.phandle)
     for cpu in ["cpu@0", "cpu@1"] {
       #expect(tree.node(atPath: "/cpus/" + cpu)?.property("cpu-idle-states")?.cells == [phandle])
