@@ -86,6 +86,11 @@ enum Management {
     guard let command = w.first else { renderScreen(vms, scope: scope); return reply(true, "screen") }
     let name = String(decoding: command, as: UTF8.self)
     func target() -> VM? { w.count >= 2 ? findVM(w[1], in: vms) : nil }
+    let takesVM = ["stat", "inspect", "focus", "shutdown", "poweroff", "reset", "start", "guestinfo", "pause", "resume"]
+    if w.count >= 2 && takesVM.contains(name) && target() == nil {
+      let place = scope.map { " in virtual host " + String(decoding: $0, as: UTF8.self) } ?? ""
+      return reply(false, "no VM named \(String(decoding: w[1], as: UTF8.self))\(place)")
+    }
     switch name {
     case "screen", "top":
       renderScreen(vms, scope: scope)

@@ -190,8 +190,10 @@ func block(_ v: VCPU, on cpu: PerCPU, slack: UInt64) {
   vm.lock.unlock()
   if pending {
     Sched.lock.lock()
-    _ = Sched.policy.wake(v.id, now: now)
+    let target = Sched.policy.wake(v.id, now: now)
     Sched.lock.unlock()
+    // The policy may have sent it to an idle CPU, which must hear of it.
+    if let target, target != cpu.id { requestReschedule(CPUMask(target)) }
   }
   reschedule(cpu, v)
 }

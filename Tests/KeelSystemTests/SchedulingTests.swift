@@ -111,6 +111,18 @@ extension SystemTests {
       print("[SchedulingTests] max 300 MHz alone; min 600 MHz (low shares) against 2 normal VMs on 1 CPU: \(use)")
       #expect(use["capped"]! <= 0.30 * 1.1 && use["capped"]! >= 0.30 * 0.9, "capped VM used \(use["capped"]!) of a CPU, limit 0.30")
       #expect(use["reserved"]! >= 0.60 * 0.95, "reserved VM got \(use["reserved"]!) of a CPU under contention, reservation 0.60")
+
+      // Each virtual host's administrator sees and controls only its own VMs.
+      run.console("@solo status")
+      let solo = try run.waitForLine("keel: mgmt: ok capped=", seconds: 20)
+      #expect(solo == "keel: mgmt: ok capped=running", solo)
+      run.console("@solo poweroff other1")
+      let refused = try run.waitForLine("keel: mgmt: error", seconds: 20)
+      #expect(refused == "keel: mgmt: error no VM named other1 in virtual host solo", refused)
+      #expect(try Self.stat(run, "other1")["state"] == "running")
+      run.console("@busy status")
+      let busy = try run.waitForLine("keel: mgmt: ok reserved=", seconds: 20)
+      #expect(busy == "keel: mgmt: ok reserved=running other1=running other2=running", busy)
     }
 
     @Test("the serial console lists the VMs; a forced stop stops only that VM; the power button shuts down", .timeLimit(.minutes(5)))
