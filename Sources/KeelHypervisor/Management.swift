@@ -65,7 +65,7 @@ enum Management {
     switch vm.state {
     case .running: return vm.paused ? "paused" : "running"
     case .resetting: return "resetting"
-    case .stopping(let why): return "stopped(\(why))"
+    case .stopping: return "stopped(\(vm.stopReason))"
     }
   }
 
@@ -139,10 +139,13 @@ enum Management {
       reply(true, "\(vm.name): power button pressed")
     case "poweroff":
       guard let vm = target() else { return reply(false, "usage: poweroff <vm>") }
-      guard endRun(vm, .stopping("powered off from the console")) else { return reply(false, "\(vm.name) is \(stateText(vm))") }
+      guard endRun(vm, .stopping, reason: "powered off from the console") else { return reply(false, "\(vm.name) is \(stateText(vm))") }
       reply(true, "")
     case "reset":
       guard let vm = target() else { return reply(false, "usage: reset <vm>") }
+      vm.lock.lock()
+      vm.rebootReason = "reset from the console"
+      vm.lock.unlock()
       guard endRun(vm, .resetting) else { return reply(false, "\(vm.name) is \(stateText(vm))") }
       reply(true, "")
     case "start":

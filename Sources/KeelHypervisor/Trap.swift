@@ -158,7 +158,7 @@ func handleSMCCC(_ cpu: PerCPU, _ v: VCPU) {
 
 /// The guest powered off (PSCI SYSTEM_OFF).
 func stopVM(_ vm: VM, reason: String, by v: VCPU, on cpu: PerCPU) -> Never {
-  _ = endRun(vm, .stopping(reason))
+  _ = endRun(vm, .stopping, reason: reason)
   leaveForGood(cpu, v)
 }
 
@@ -170,18 +170,20 @@ func resetVM(_ vm: VM, by v: VCPU, on cpu: PerCPU) -> Never {
   vm.lock.lock()
   vm.resets = vm.resets.filter { now &- $0 < minute } + [now]
   let loop = vm.resets.count >= 3
+  vm.rebootReason = "reset by the guest"
   vm.lock.unlock()
-  _ = endRun(vm, loop ? .stopping("reset loop") : .resetting)
+  _ = endRun(vm, loop ? .stopping : .resetting, reason: "reset loop")
   leaveForGood(cpu, v)
 }
 
-/// Ends the VM's current run: `.stopping(reason)` stops it, `.resetting` reboots it. Callable on
+/// Ends the VM's current run: `.stopping` stops it (for `reason`), `.resetting` reboots it. Callable on
 /// any CPU, inside a trap of this VM or not: vCPUs off a CPU stop at once, running ones at their
 /// next exit (their CPUs are kicked), and the last one out finishes the job (`vcpuLeft`).
 /// Returns false if the VM was not running.
-func endRun(_ vm: VM, _ next: VMState) -> Bool {
+func endRun(_ vm: VM, _ next: VMState, reason: String = "") -> Bool {
   vm.lock.lock()
   guard vm.state == .running else { vm.lock.unlock(); return false }
+  if next == .stopping { vm.stopReason = reason }
   vm.state = next
   vm.lock.unlock()
   var kicks = CPUMask()
@@ -208,10 +210,11 @@ func vcpuLeft(_ vm: VM) {
   let finish = !vm.finished && vm.state != .running
   if finish { vm.finished = true }
   let state = vm.state
+  let reason = state == .stopping ? vm.stopReason : vm.rebootReason
   vm.lock.unlock()
   guard finish else { return }
   switch state {
-  case .stopping(let reason):
+  case .stopping:
     if !vm.consoleLine.isEmpty { Console.guestLine(vm.name, vm.consoleLine + [10]); vm.consoleLine.removeAll() }
     Console.log("\(vm.name): stopped: \(reason)")
     Console.log("\(vm.name): exits \(vm.exitTotals.summary)")
@@ -223,7 +226,7 @@ func vcpuLeft(_ vm: VM) {
       Host.firmware.systemOff()
     }
   case .resetting:
-    Console.log("\(vm.name): rebooting (\(vm.resets.count) guest resets in the last minute)")
+    Console.log("\(vm.name): \(reason); rebooting")
     boot(vm)
   case .running:
     break

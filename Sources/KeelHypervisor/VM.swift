@@ -51,7 +51,9 @@ enum VMState: Equatable {
   case running
   /// The guest asked for SYSTEM_RESET: vCPUs leave, the VM reloads and boots again.
   case resetting
-  case stopping(String)
+  /// Stopping or stopped, for `VM.stopReason`. No payload: the state is read without the VM
+  /// lock on every exit, and a one-byte value cannot be read torn.
+  case stopping
 }
 
 /// One virtual machine: its memory, its vGIC and devices, its vCPUs.
@@ -79,6 +81,9 @@ final class VM {
   var state: VMState = .running
   /// The last vCPU of a stopping or rebooting VM has left and the stop or reboot was carried out.
   var finished = false
+  /// Who asked for the reboot under way, or why the VM stops (reported when it happens).
+  var rebootReason = "reset by the guest"
+  var stopReason = ""
   /// vCPUs to kick once the lock is dropped (bit n = vCPU n).
   var pendingKicks: UInt64 = 0
   /// CNTVOFF_EL2: the guest's virtual counter starts near zero when the VM is created.

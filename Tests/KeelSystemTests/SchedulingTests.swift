@@ -115,14 +115,14 @@ extension SystemTests {
       // Each virtual host's administrator sees and controls only its own VMs.
       run.console("@solo status")
       let solo = try run.waitForLine("keel: mgmt: ok capped=", seconds: 20)
-      #expect(solo == "keel: mgmt: ok capped=running", solo)
+      #expect(solo == "keel: mgmt: ok capped=running", "\(solo)")
       run.console("@solo poweroff other1")
       let refused = try run.waitForLine("keel: mgmt: error", seconds: 20)
-      #expect(refused == "keel: mgmt: error no VM named other1 in virtual host solo", refused)
+      #expect(refused == "keel: mgmt: error no VM named other1 in virtual host solo", "\(refused)")
       #expect(try Self.stat(run, "other1")["state"] == "running")
       run.console("@busy status")
       let busy = try run.waitForLine("keel: mgmt: ok reserved=", seconds: 20)
-      #expect(busy == "keel: mgmt: ok reserved=running other1=running other2=running", busy)
+      #expect(busy == "keel: mgmt: ok reserved=running other1=running other2=running", "\(busy)")
     }
 
     @Test("the serial console lists the VMs; a forced stop stops only that VM; the power button shuts down", .timeLimit(.minutes(5)))

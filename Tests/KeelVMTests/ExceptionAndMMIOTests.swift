@@ -179,12 +179,12 @@ enum Mode {
     var a = ExitCounters()
     a.gicAccess = 373; a.uartAccess = 20; a.hvc = 2; a.systemRegister = 5; a.wfi = 10; a.irq = 7
     var b = ExitCounters()
-    b.gicAccess = 1; b.faults = 1; b.smc = 3; b.wfe = 4; b.other = 6; b.backdoor = 1
+    b.gicAccess = 1; b.gpioAccess = 9; b.faults = 1; b.smc = 3; b.wfe = 4; b.other = 6; b.backdoor = 1
     a.add(b)
-    #expect(a.dataAbort == 374 + 20 + 1)
-    #expect(a.total == 395 + 2 + 3 + 5 + 10 + 4 + 7 + 6)
+    #expect(a.dataAbort == 374 + 20 + 9 + 1)
+    #expect(a.total == 404 + 2 + 3 + 5 + 10 + 4 + 7 + 6)
     // Backdoor calls are a subset of the sysreg/hvc exits, so they do not add to the total.
-    #expect(a.summary == "total=432 dabt=395 (gic=374 uart=20 fault=1) hvc=2 smc=3 sysreg=5 wfi=10 wfe=4 irq=7 other=6 backdoor=1")
+    #expect(a.summary == "total=441 dabt=404 (gic=374 uart=20 gpio=9 fault=1) hvc=2 smc=3 sysreg=5 wfi=10 wfe=4 irq=7 other=6 backdoor=1")
     #expect(ExitCounters().total == 0)
     #expect(ExitCounters().summary.hasPrefix("total=0 dabt=0 "))
   }
