@@ -98,21 +98,7 @@ enum Management {
     case "help":
       reply(true, usage)
     case "cpus":
-      // Where every vCPU's state is, as the policy and the hardware shell see it (diagnosis).
-      for cpu in Host.cpus {
-        Sched.lock.lock()
-        let running = Sched.policy.running(on: cpu.id)
-        let armed = cpu.sliceArmed
-        Sched.lock.unlock()
-        let loaded = cpu.vcpu.map { "\($0.vm.name)/vcpu\($0.index)" } ?? "none"
-        Console.log("cpu\(cpu.slot): policy runs \(running.map { "\(Sched.vcpus[$0.index].vm.name)/vcpu\(Sched.vcpus[$0.index].index)" } ?? "none"), loaded \(loaded), slice timer \(armed ? "armed" : "off"), reschedule \(cpu.rescheduleRequested.load(ordering: .relaxed))")
-      }
-      for v in Sched.vcpus {
-        Sched.lock.lock()
-        let state = Sched.policy.state(of: v.id)
-        Sched.lock.unlock()
-        Console.log("\(v.vm.name)/vcpu\(v.index): \(state), resident on \(v.resident.load(ordering: .relaxed)), power \(v.power)")
-      }
+      logSchedulerState()
       reply(true, "")
     case "status":
       reply(true, vms.map { "\($0.name)=\(stateText($0))" }.joined(separator: " "))
@@ -189,6 +175,25 @@ enum Management {
 }
 
 // MARK: What the console shows
+
+/// Where every vCPU's state is, as the policy and the hardware shell see it (diagnosis: the
+/// console's `cpus`, and a VM whose stop or reboot does not finish).
+func logSchedulerState() {
+  for cpu in Host.cpus {
+    Sched.lock.lock()
+    let running = Sched.policy.running(on: cpu.id)
+    let armed = cpu.sliceArmed
+    Sched.lock.unlock()
+    let loaded = cpu.vcpu.map { "\($0.vm.name)/vcpu\($0.index)" } ?? "none"
+    Console.log("cpu\(cpu.slot): policy runs \(running.map { "\(Sched.vcpus[$0.index].vm.name)/vcpu\(Sched.vcpus[$0.index].index)" } ?? "none"), loaded \(loaded), slice timer \(armed ? "armed" : "off"), reschedule \(cpu.rescheduleRequested.load(ordering: .relaxed))")
+  }
+  for v in Sched.vcpus {
+    Sched.lock.lock()
+    let state = Sched.policy.state(of: v.id)
+    Sched.lock.unlock()
+    Console.log("\(v.vm.name)/vcpu\(v.index): \(state), resident on \(v.resident.load(ordering: .relaxed)), power \(v.power), pc \(hex(v.pc))")
+  }
+}
 
 /// The virtual host (root resource group) a VM belongs to.
 func virtualHostName(_ vm: VM) -> String {

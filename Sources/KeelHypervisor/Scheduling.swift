@@ -98,6 +98,19 @@ func schedule(_ cpu: PerCPU) -> Never {
     Host.gic.resampleAfterGuestDeactivation()
     if !cpu.rescheduleRequested.load(ordering: .acquiring) { keel_wfi() }
     drainHostInterrupts(cpu)
+    watchEndingVMs()
+  }
+}
+
+/// A stop or reboot is carried out within milliseconds; one that takes seconds is a bug in
+/// Keel, and what every vCPU was doing is the evidence (logged once per VM).
+func watchEndingVMs() {
+  let now = keel_read_cntpct_el0()
+  for vm in Host.vms where vm.state != .running && !vm.finished && !vm.endRunReported
+    && now &- vm.endRunAt > 2 * keel_read_cntfrq_el0() {
+    vm.endRunReported = true
+    Console.log("BUG: \(vm.name) has not finished stopping or rebooting after 2 s")
+    logSchedulerState()
   }
 }
 
@@ -279,6 +292,7 @@ func schedulerTick(_ cpu: PerCPU) {
   kicks.remove(cpu.id)
   cpu.rescheduleRequested.store(true, ordering: .relaxed)
   requestReschedule(kicks)
+  watchEndingVMs()
 }
 
 /// Programs this CPU's scheduling timer for its next event. A vCPU with no competitor and no
@@ -288,7 +302,11 @@ func armTimer(_ cpu: PerCPU, now: UInt64, running v: VCPU?) {
   var contended = false
   if let v { contended = Sched.policy.hasWaitingWork() || Sched.policy.isLimited(VMID(v.vm.id)) }
   cpu.sliceArmed = v == nil || contended
-  if let next = Sched.policy.nextEvent(cpu: cpu.id, now: now, sliceEnds: contended) {
+  var next = Sched.policy.nextEvent(cpu: cpu.id, now: now, sliceEnds: contended)
+  if v == nil && Host.vms.contains(where: { $0.state != .running && !$0.finished && !$0.endRunReported }) {
+    next = min(next ?? .max, now &+ keel_read_cntfrq_el0())
+  }
+  if let next {
     keel_write_cnthp_cval_el2(next)
     keel_write_cnthp_ctl_el2(1)
   } else {

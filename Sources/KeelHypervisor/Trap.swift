@@ -185,6 +185,7 @@ func endRun(_ vm: VM, _ next: VMState, reason: String = "") -> Bool {
   guard vm.state == .running else { vm.lock.unlock(); return false }
   if next == .stopping { vm.stopReason = reason }
   vm.state = next
+  vm.endRunAt = keel_read_cntpct_el0()
   vm.lock.unlock()
   var kicks = CPUMask()
   Sched.lock.lock()
@@ -250,6 +251,7 @@ func boot(_ vm: VM) {
   vm.vcpus[0].powerOnAtEntry()
   vm.state = .running
   vm.finished = false
+  vm.endRunReported = false
   vm.lock.unlock()
   powerOn(vm.vcpus[0])
 }

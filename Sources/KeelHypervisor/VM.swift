@@ -84,6 +84,9 @@ final class VM {
   /// Who asked for the reboot under way, or why the VM stops (reported when it happens).
   var rebootReason = "reset by the guest"
   var stopReason = ""
+  /// Host count when the stop or reboot under way began (a watchdog reports one that hangs).
+  var endRunAt: UInt64 = 0
+  var endRunReported = false
   /// vCPUs to kick once the lock is dropped (bit n = vCPU n).
   var pendingKicks: UInt64 = 0
   /// CNTVOFF_EL2: the guest's virtual counter starts near zero when the VM is created.
