@@ -8,8 +8,6 @@ set -uo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$keel_root" || exit 1
 
-keel=${KEEL_BIN:-$keel_root/.build/debug/keel}
-hypervisor=${KEEL_HYPERVISOR:-$keel_root/.build/aarch64-none-none-elf/release/KeelHypervisor}
 window=20           # seconds sampled
 idle_for=25         # seconds the guest's idle mode sleeps after "idle start"
 boot_limit=600      # seconds allowed until every guest is idle
@@ -18,18 +16,7 @@ ticks_per_second=$(getconf CLK_TCK)
 
 fail() { printf 'sched-idle: %s\n' "$*" >&2; exit 1; }
 
-command -v qemu-system-aarch64 >/dev/null 2>&1 || fail "qemu-system-aarch64 not found (bash scripts/test.sh installs it)"
-if [ ! -x "$keel" ]; then
-  say "building keel…"
-  swift build --product keel >&2 || fail "swift build --product keel failed"
-fi
-if [ ! -f "$hypervisor" ]; then
-  say "building the hypervisor image…"
-  swift build -c release --triple aarch64-none-none-elf --toolset Support/toolset-el2.json --product KeelHypervisor >&2 \
-    || fail "building KeelHypervisor failed"
-  hypervisor=$(swift build -c release --triple aarch64-none-none-elf --toolset Support/toolset-el2.json --show-bin-path)/KeelHypervisor
-fi
-[ "$(head -c 4 "$hypervisor" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ] || fail "$hypervisor is not an ELF image"
+bench_tools
 
 work=$(mktemp -d) || fail "mktemp failed"
 running=   # pid of the keel process in flight

@@ -10,24 +10,11 @@ source "$(dirname "$0")/../scripts/lib.sh"
 cd "$keel_root" || exit 1
 
 guests=$keel_root/.build/guests
-keel=${KEEL_BIN:-$keel_root/.build/debug/keel}
-hypervisor=${KEEL_HYPERVISOR:-$keel_root/.build/aarch64-none-none-elf/release/KeelHypervisor}
 timeout_s=${IPI_TIMEOUT:-60}   # each run takes a few seconds
 
 fail() { printf 'sched-ipi: %s\n' "$*" >&2; exit 1; }
 
-command -v qemu-system-aarch64 >/dev/null 2>&1 || fail "qemu-system-aarch64 not found (bash scripts/test.sh installs it)"
-if [ ! -x "$keel" ]; then
-  say "building keel…"
-  swift build --product keel >&2 || fail "swift build --product keel failed"
-fi
-if [ ! -f "$hypervisor" ]; then
-  say "building the hypervisor image…"
-  swift build -c release --triple aarch64-none-none-elf --toolset Support/toolset-el2.json --product KeelHypervisor >&2 \
-    || fail "building KeelHypervisor failed"
-  hypervisor=$(swift build -c release --triple aarch64-none-none-elf --toolset Support/toolset-el2.json --show-bin-path)/KeelHypervisor
-fi
-[ "$(head -c 4 "$hypervisor" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ] || fail "$hypervisor is not an ELF image"
+bench_tools
 Guests/build.sh "$guests" >/dev/null || fail "Guests/build.sh failed"
 elf=$guests/ipibench.elf
 

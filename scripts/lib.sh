@@ -42,3 +42,22 @@ ensure_host_packages() {
     apt_update_once
   fi
 }
+
+# For benchmarks: sets $keel and $hypervisor (KEEL_BIN / KEEL_HYPERVISOR override them), building
+# what is missing, and checks QEMU is there. Calls `fail` (defined by the caller) on any problem.
+bench_tools() {
+  keel=${KEEL_BIN:-$keel_root/.build/debug/keel}
+  hypervisor=${KEEL_HYPERVISOR:-$keel_root/.build/aarch64-none-none-elf/release/KeelHypervisor}
+  command -v qemu-system-aarch64 >/dev/null 2>&1 || fail "qemu-system-aarch64 not found (bash scripts/test.sh installs it)"
+  if [ ! -x "$keel" ]; then
+    say "building keel…"
+    swift build --product keel >&2 || fail "swift build --product keel failed"
+  fi
+  if [ ! -f "$hypervisor" ]; then
+    say "building the hypervisor image…"
+    swift build -c release --triple aarch64-none-none-elf --toolset Support/toolset-el2.json --product KeelHypervisor >&2 \
+      || fail "building KeelHypervisor failed"
+    hypervisor=$(swift build -c release --triple aarch64-none-none-elf --toolset Support/toolset-el2.json --show-bin-path)/KeelHypervisor
+  fi
+  [ "$(head -c 4 "$hypervisor" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ] || fail "$hypervisor is not an ELF image"
+}
