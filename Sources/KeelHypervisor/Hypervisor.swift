@@ -19,6 +19,8 @@ enum Host {
   nonisolated(unsafe) static var vms: [VM] = []
   /// The VM (id) that receives console input; -1: none (management `focus`).
   nonisolated(unsafe) static var focus = 0
+  /// Set by the console's `focus <vm>`: that VM's output is then shown raw, not as prefixed lines.
+  nonisolated(unsafe) static var focusIsExplicit = false
   nonisolated(unsafe) static var wallClock = WallClock()
   nonisolated(unsafe) static var virtualTimerINTID: UInt32 = 27
   nonisolated(unsafe) static var physicalTimerINTID: UInt32 = 30

@@ -112,12 +112,14 @@ enum Management {
     case "focus":
       if w.count == 1 {
         Host.focus = -1
+        Host.focusIsExplicit = false
         renderScreen(vms, scope: scope)
         return reply(true, "console input goes to no VM")
       }
       guard let vm = target() else { return reply(false, "usage: focus [<vm>]") }
       Host.focus = vm.id
-      reply(true, "console input goes to \(vm.name)")
+      Host.focusIsExplicit = true
+      reply(true, "console input and output: \(vm.name) (Ctrl-\\ focus to leave)")
     case "shutdown":
       guard let vm = target() else { return reply(false, "usage: shutdown <vm>") }
       guard vm.state == .running, !vm.paused else { return reply(false, "\(vm.name) is \(stateText(vm))") }

@@ -36,7 +36,12 @@ struct VGICLine: IRQLine {
 struct HostConsoleSink: ByteSink {
   unowned(unsafe) let vm: VM
   mutating func write(_ byte: UInt8) {
-    guard Host.vms.count > 1 else { Console.guestByte(byte); return }
+    // One VM, or the VM a person switched the console to: raw, so a shell's prompt shows.
+    guard Host.vms.count > 1 && !(Host.focusIsExplicit && Host.focus == vm.id) else {
+      if !vm.consoleLine.isEmpty { Console.guestLine(vm.name, vm.consoleLine); vm.consoleLine.removeAll() }
+      Console.guestByte(byte)
+      return
+    }
     if byte == 13 { return }
     vm.consoleLine.append(byte)
     if byte == 10 || vm.consoleLine.count >= 160 {

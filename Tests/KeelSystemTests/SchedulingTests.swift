@@ -142,6 +142,15 @@ extension SystemTests {
         #expect(screen.split(whereSeparator: \.isNewline).contains { $0.hasPrefix(" \(vm) ") && $0.contains("running") }, "no row for \(vm)")
       }
 
+      // Switched to alpha, the console is alpha's: typed text reaches its tty, whose echo comes
+      // back raw (no "[alpha] " prefix); `focus` alone switches back to the hypervisor.
+      run.console("focus alpha")
+      _ = try run.waitForLine("keel: mgmt: ok console input and output: alpha", seconds: 20)
+      run.type("typed-to-alpha\n")
+      _ = try run.waitForLine("typed-to-alpha", seconds: 20)
+      run.console("focus")
+      _ = try run.waitForLine("keel: mgmt: ok console input goes to no VM", seconds: 20)
+
       run.console("poweroff beta")
       _ = try run.waitForLine("keel: beta: stopped: powered off from the console", seconds: 20)
       #expect(try Self.stat(run, "alpha")["state"] == "running", "alpha must keep running")
