@@ -146,7 +146,24 @@ public struct ConfigurationLauncher {
       }
       loaded.append((file.fileName, vm))
     }
-    return (loaded, host?.resources ?? HostResources())
+    return (qualifyingSharedNames(loaded), host?.resources ?? HostResources())
+  }
+
+  /// Virtual hosts name their VMs independently: a name that two virtual hosts both use becomes
+  /// `<virtual host>.<name>` on the machine (sockets, console prefixes, `keel stat`), while each
+  /// tenant's `@<virtual host>` console view still shows it by its own name. Names used in one
+  /// virtual host only stay as they are; two VMs of one name in one virtual host remain an error.
+  static func qualifyingSharedNames(_ loaded: [(file: String, vm: VMConfiguration)]) -> [(file: String, vm: VMConfiguration)] {
+    func virtualHost(_ vm: VMConfiguration) -> String? { vm.group.map { String($0.prefix { $0 != "/" }) } }
+    var hostsByName: [String: Set<String>] = [:]
+    for (_, vm) in loaded { if let host = virtualHost(vm) { hostsByName[vm.name, default: []].insert(host) } }
+    return loaded.map { entry in
+      var entry = entry
+      if let host = virtualHost(entry.vm), (hostsByName[entry.vm.name]?.count ?? 0) > 1 {
+        entry.vm.name = host + "." + entry.vm.name
+      }
+      return entry
+    }
   }
 
   public func run() -> Int32 {

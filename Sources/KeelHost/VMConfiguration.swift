@@ -225,6 +225,8 @@ public enum MachineConfigurationCheck {
   public enum Problem: Error, Equatable, CustomStringConvertible {
     case noVMs
     case duplicateName(String)
+    /// `<virtual host>.<name>`, given to a name two virtual hosts share, is longer than 32 bytes.
+    case qualifiedNameTooLong(String)
     /// A VM is called `vm<j>`, which is another VM's index alias.
     case nameShadowsAlias(name: String, index: Int)
     /// Two VMs would overwrite each other's console file.
@@ -233,6 +235,7 @@ public enum MachineConfigurationCheck {
     public var description: String {
       switch self {
       case .noVMs: return "no VM to run"
+      case .qualifiedNameTooLong(let n): return "\(quoted(n)): two virtual hosts name a VM alike, and the name qualified by its virtual host is over 32 bytes; shorten one of them"
       case .duplicateName(let n): return "two VMs are named \(quoted(n)); names must be unique (set displayName)"
       case .nameShadowsAlias(let n, let i): return "VM name \(quoted(n)) is also the alias of VM number \(i); rename it"
       case .sharedSerialFile(let a, let b): return "\(a) and \(b) have the same serial0.fileName; give each VM its own"
@@ -244,6 +247,7 @@ public enum MachineConfigurationCheck {
     guard !vms.isEmpty else { throw .noVMs }
     var seen: Set<String> = []
     for vm in vms {
+      guard VMConfiguration.isValidName(vm.name) else { throw .qualifiedNameTooLong(vm.name) }
       guard seen.insert(vm.name).inserted else { throw .duplicateName(vm.name) }
     }
     for (index, vm) in vms.enumerated() {

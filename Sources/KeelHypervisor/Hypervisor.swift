@@ -306,11 +306,16 @@ func drainHostInterrupts(_ cpu: PerCPU) {
     if intid == Host.virtualTimerINTID || intid == Host.physicalTimerINTID {
       // Leave it active: the guest's EOI of the hardware-linked virtual interrupt deactivates it.
       gic.endOfInterrupt(iar)
-      if let v = cpu.vcpu, case .running = v.vm.state {
+      if let v = cpu.vcpu, v.vm.state == .running {
         v.vm.lock.lock()
         _ = v.vm.vgic.injectHardware(intid: intid, vcpu: v.index)
         v.vm.lock.unlock()
       } else {
+        // Nobody will take it (no vCPU here, or one whose VM is stopping or rebooting): silence
+        // the timer itself first. Its level would otherwise make the interrupt pending again
+        // the moment it is deactivated, and this loop would take it for ever.
+        if intid == Host.virtualTimerINTID { keel_write_cntv_ctl_el0(0) } else { keel_write_cntp_ctl_el0(0) }
+        keel_isb()
         gic.deactivate(iar)
       }
       continue

@@ -54,11 +54,20 @@ enum Management {
     return Host.vms.filter { Array(virtualHostName($0).utf8) == scope }
   }
 
-  /// A VM by name (unique among the visible ones) or by `vm<index>`.
-  static func findVM(_ name: [UInt8], in vms: [VM]) -> VM? {
-    let named = vms.filter { $0.definition.name == name }
+  /// A VM by name (unique among the visible ones; in a virtual host's view, by the name it has
+  /// there) or by `vm<index>`.
+  static func findVM(_ name: [UInt8], in vms: [VM], scope: [UInt8]?) -> VM? {
+    let named = vms.filter { $0.definition.name == name || Array(localName($0, scope).utf8) == name }
     if named.count == 1 { return named[0] }
     return vms.first { Array("vm\($0.id)".utf8) == name }
+  }
+
+  /// A VM's name as a virtual host's administrator knows it: the machine calls a name that two
+  /// virtual hosts share `<virtual host>.<name>` (keel qualifies it), the tenant just `<name>`.
+  static func localName(_ vm: VM, _ scope: [UInt8]?) -> String {
+    guard let scope else { return vm.name }
+    let prefix = String(decoding: scope, as: UTF8.self) + "."
+    return vm.name.hasPrefix(prefix) ? String(vm.name.dropFirst(prefix.utf8.count)) : vm.name
   }
 
   static func stateText(_ vm: VM) -> String {
@@ -85,7 +94,7 @@ enum Management {
     let vms = visible(scope)
     guard let command = w.first else { renderScreen(vms, scope: scope); return reply(true, "screen") }
     let name = String(decoding: command, as: UTF8.self)
-    func target() -> VM? { w.count >= 2 ? findVM(w[1], in: vms) : nil }
+    func target() -> VM? { w.count >= 2 ? findVM(w[1], in: vms, scope: scope) : nil }
     let takesVM = ["stat", "inspect", "focus", "shutdown", "poweroff", "reset", "start", "guestinfo", "pause", "resume"]
     if w.count >= 2 && takesVM.contains(name) && target() == nil {
       let place = scope.map { " in virtual host " + String(decoding: $0, as: UTF8.self) } ?? ""
@@ -101,7 +110,7 @@ enum Management {
       logSchedulerState()
       reply(true, "")
     case "status":
-      reply(true, vms.map { "\($0.name)=\(stateText($0))" }.joined(separator: " "))
+      reply(true, vms.map { "\(localName($0, scope))=\(stateText($0))" }.joined(separator: " "))
     case "stat":
       guard let vm = target() else { return reply(false, "usage: stat <vm>") }
       reply(true, statLine(vm))
@@ -280,7 +289,7 @@ func renderScreen(_ vms: [VM], scope: [UInt8]?) {
     vm.screenSample = (usage.ticks, now)
     let percent = used * 100 / elapsed
     let color = vm.state == .running ? (vm.paused ? "\u{1B}[33m" : "\u{1B}[32m") : "\u{1B}[31m"
-    text += " " + pad(vm.name, 17) + pad(virtualHostName(vm), 14) + color + pad(Management.stateText(vm), 22) + "\u{1B}[0m"
+    text += " " + pad(Management.localName(vm, scope), 17) + pad(virtualHostName(vm), 14) + color + pad(Management.stateText(vm), 22) + "\u{1B}[0m"
       + pad("\(vm.vcpus.count)", 7) + pad("\(percent)%", 8) + pad("\(usage.entitledMHz) MHz", 11) + pad("\(vm.definition.memoryMiB) MiB", 10)
       + pad(clock((now &- vm.bootedAt) / hz), 10) + "\(vm.exitTotals.total)\r\n"
   }

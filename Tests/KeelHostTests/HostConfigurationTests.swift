@@ -111,7 +111,11 @@ import Testing
   func sandbox(_ files: [String: String]) throws -> String {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keel-host-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    for (name, text) in files { try Data(text.utf8).write(to: URL(fileURLWithPath: directory + "/" + name)) }
+    for (name, text) in files {
+      let url = URL(fileURLWithPath: directory + "/" + name)
+      try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+      try Data(text.utf8).write(to: url)
+    }
     return directory
   }
 
@@ -128,6 +132,28 @@ import Testing
     #expect(vms.map(\.vm.group) == ["tenantA/web", "tenantB/batch", "tenantB"])
     #expect(resources.groups.map(\.name) == ["tenantA", "tenantA/web", "tenantB", "tenantB/batch"])
     try resources.admit(vms.map(\.vm), hostCPUs: 1)
+  }
+
+  @Test func virtualHostsNameTheirVMsIndependently() throws {
+    let dir = try sandbox([
+      "host.cfg": "vhost.tenantA.vm0 = \"a/web.vmx\"\nvhost.tenantA.vm1 = \"a/db.vmx\"\nvhost.tenantB.vm0 = \"b/web.vmx\"\n",
+      "a/web.vmx": "displayName = \"web\"\n", "a/db.vmx": "displayName = \"db\"\n", "b/web.vmx": "displayName = \"web\"\n",
+    ])
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let (vms, resources) = try ConfigurationLauncher.loadMachine(hostPath: dir + "/host.cfg", paths: [])
+    // Only the shared name is qualified by its virtual host.
+    #expect(vms.map(\.vm.name) == ["tenantA.web", "db", "tenantB.web"])
+    try MachineConfigurationCheck.check(vms.map(\.vm))
+    try resources.admit(vms.map(\.vm), hostCPUs: 1)
+
+    // Within one virtual host a name is still unique.
+    let same = try sandbox([
+      "host.cfg": "vhost.t.vm0 = \"x.vmx\"\nvhost.t.vm1 = \"y.vmx\"\n",
+      "x.vmx": "displayName = \"web\"\n", "y.vmx": "displayName = \"web\"\n",
+    ])
+    defer { try? FileManager.default.removeItem(atPath: same) }
+    let twice = try ConfigurationLauncher.loadMachine(hostPath: same + "/host.cfg", paths: [])
+    #expect(throws: MachineConfigurationCheck.Problem.duplicateName("web")) { try MachineConfigurationCheck.check(twice.vms.map(\.vm)) }
   }
 
   @Test func groupErrorsNameTheVMXFile() throws {

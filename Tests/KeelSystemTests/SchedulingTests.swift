@@ -125,6 +125,27 @@ extension SystemTests {
       #expect(busy == "keel: mgmt: ok reserved=running other1=running other2=running", "\(busy)")
     }
 
+    @Test("virtual hosts name their VMs independently, and each tenant's console view sees its own", .timeLimit(.minutes(5)))
+    func tenantsNameTheirOwnVMs() throws {
+      let run = try KeelHarness.Background(files: [
+        "host.cfg": "vhost.tenantA.vm0 = \"a.vmx\"\nvhost.tenantB.vm0 = \"b.vmx\"\n",
+        "a.vmx": Self.vmx("web", test: "wait"),
+        "b.vmx": Self.vmx("web", test: "wait"),
+      ], arguments: ["--host", "host.cfg", "--host-cpus", "1"])
+      // On the machine the shared name is qualified by the virtual host; each tenant says "web".
+      _ = try run.waitForLine("[tenantA.web] keel-guest: waiting", seconds: 120)
+      _ = try run.waitForLine("[tenantB.web] keel-guest: waiting", seconds: 120)
+      run.console("@tenantA status")
+      let view = try run.waitForLine("keel: mgmt: ok web=", seconds: 20)
+      #expect(view == "keel: mgmt: ok web=running", "\(view)")
+      run.console("@tenantB poweroff web")
+      _ = try run.waitForLine("keel: tenantB.web: stopped: powered off from the console", seconds: 30)
+      #expect(try Self.stat(run, "tenantA.web")["state"] == "running")
+      run.console("@tenantA poweroff web")
+      _ = try run.waitForLine("keel: tenantA.web: stopped: powered off from the console", seconds: 30)
+      #expect(run.finish(seconds: 30) == 1, "forced stops are not clean power-offs:\n\(run.output)")
+    }
+
     @Test("the serial console lists the VMs; a forced stop stops only that VM; the power button shuts down", .timeLimit(.minutes(5)))
     func managementConsole() throws {
       let run = try KeelHarness.Background(files: [
