@@ -5,6 +5,7 @@ import KeelBackdoor
 import KeelTime
 import KeelVM
 import KeelSched
+import KeelPSCI
 
 /// Management commands typed on (or sent by `keel` to) the host serial console, after the
 /// byte 0x1C. They never reach a guest. Protocol: docs/protocols.md.
@@ -202,7 +203,15 @@ func logSchedulerState() {
     Sched.lock.lock()
     let state = Sched.policy.state(of: v.id)
     Sched.lock.unlock()
-    Console.log("\(v.vm.name)/vcpu\(v.index): \(state), resident on \(v.resident.load(ordering: .relaxed)), power \(v.power), pc \(hex(v.pc))")
+    let where_: String
+    switch state {
+    case .off: where_ = "off"
+    case .runnable: where_ = "runnable"
+    case .running(let host): where_ = "running on CPU \(host.index)"
+    case .blocked(let until): where_ = until.map { "sleeping until \(hex($0))" } ?? "sleeping until an interrupt"
+    }
+    let power = v.power == .on ? "on" : v.power == .off ? "off" : "on-pending"
+    Console.log("\(v.vm.name)/vcpu\(v.index): \(where_), resident on \(v.resident.load(ordering: .relaxed)), power \(power), pc \(hex(v.pc))")
   }
 }
 
