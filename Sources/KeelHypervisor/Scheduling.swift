@@ -360,7 +360,7 @@ func restore(_ v: VCPU, on cpu: PerCPU) {
 /// Moves `v`'s hardware state from this CPU into the VCPU object.
 func save(_ v: VCPU, from cpu: PerCPU) {
   v.el1.save()
-  quiesce(v, on: cpu)
+  silenceGuestTimers()
   v.timerActive = Host.gic.takeActivePrivate([Host.virtualTimerINTID, Host.physicalTimerINTID], slot: cpu.slot)
   Host.gic.saveVirtualInterface(&v.gicState, inUse: v.listRegistersInUse)
   unload(v, from: cpu)
@@ -368,7 +368,7 @@ func save(_ v: VCPU, from cpu: PerCPU) {
 
 /// Takes `v` off this CPU without keeping anything: it will start afresh, if ever.
 func drop(_ v: VCPU, from cpu: PerCPU) {
-  quiesce(v, on: cpu)
+  silenceGuestTimers()
   Host.gic.deactivatePrivate([Host.virtualTimerINTID, Host.physicalTimerINTID], slot: cpu.slot)
   var scratch = VirtualInterfaceState()
   Host.gic.saveVirtualInterface(&scratch, inUse: 0)
@@ -376,7 +376,7 @@ func drop(_ v: VCPU, from cpu: PerCPU) {
 }
 
 /// Silences the guest's timers on this CPU so they cannot interrupt whoever runs next.
-private func quiesce(_ v: VCPU, on cpu: PerCPU) {
+private func silenceGuestTimers() {
   keel_write_cntv_ctl_el0(0)
   keel_write_cntp_ctl_el0(0)
   keel_isb()
