@@ -1,4 +1,4 @@
-// Console output for Keel's bare-metal EL1 test guests (hostile, microbench): polled writes to
+// Console output (and the counter) for Keel's bare-metal EL1 test guests (hostile, microbench, ipibench): polled writes to
 // the PL011 at 0x09000000, the address Keel's virtual UART and QEMU virt's real one share.
 // Integer formatting only: the guests run with FP/SIMD trapped (CPACR_EL1 reset value).
 #ifndef KEEL_EL1_CONSOLE_H
@@ -9,6 +9,13 @@
 #define UART_DR (UART_BASE + 0x00)
 #define UART_FR (UART_BASE + 0x18)
 #define UART_FR_TXFF (1u << 5)
+
+/// The virtual counter, after an ISB so the read is not hoisted out of a timed loop.
+static inline uint64_t read_cntvct(void) {
+  uint64_t v;
+  __asm__ volatile("isb\n\tmrs %0, cntvct_el0" : "=r"(v));
+  return v;
+}
 
 static inline uint32_t mmio_read32(uint64_t addr) { return *(volatile uint32_t *)addr; }
 static inline void mmio_write32(uint64_t addr, uint32_t v) { *(volatile uint32_t *)addr = v; }

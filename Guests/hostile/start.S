@@ -1,25 +1,7 @@
 // Entry and exception vectors of the hostile guest (EL1h, MMU off).
 
-    .section .text.boot, "ax"
-    .global _start
-_start:
-    mov     x19, x0                 // DTB pointer from the boot protocol
-    msr     daifset, #0xf
-    ldr     x1, =__stack_top
-    mov     sp, x1
-    ldr     x1, =hostile_vectors
-    msr     vbar_el1, x1
-    isb
-    ldr     x1, =__bss_start
-    ldr     x2, =__bss_end
-1:  cmp     x1, x2
-    b.hs    2f
-    str     xzr, [x1], #8
-    b       1b
-2:  mov     x0, x19
-    bl      hostile_main
-3:  wfi
-    b       3b
+#include "el1-boot.inc"
+    EL1_START hostile_vectors, hostile_main
 
 // Target of the CPU_ON probe: it names a CPU that does not exist, so nothing should ever
 // run this; if something does, it stays here.

@@ -3,24 +3,8 @@
 // with x0 = the context argument (its stack top). IRQs stay masked on both: they wait with WFI,
 // which wakes on a pending interrupt whatever PSTATE.I says, and take SGIs with ICC_IAR1_EL1.
 
-    .section .text.boot, "ax"
-    .global _start
-_start:
-    msr     daifset, #0xf
-    ldr     x1, =__stack_top
-    mov     sp, x1
-    ldr     x1, =ipibench_vectors
-    msr     vbar_el1, x1
-    isb
-    ldr     x1, =__bss_start
-    ldr     x2, =__bss_end
-1:  cmp     x1, x2
-    b.hs    2f
-    str     xzr, [x1], #8
-    b       1b
-2:  bl      ipibench_main
-3:  wfi
-    b       3b
+#include "el1-boot.inc"
+    EL1_START ipibench_vectors, ipibench_main
 
     .text
     .global ipibench_secondary_entry
@@ -36,7 +20,6 @@ ipibench_secondary_entry:
 
 // Every vector calls  uint64_t ipibench_exception(kind, esr, elr) -> ELR to return to.
 // Nothing here should fault; the handler reports what did and skips it.
-#include "el1-vectors.inc"
     EL1_VECTORS ipibench_vectors, ipibench_exception
 
 // uint64_t ipibench_hvc(function, a1, a2, a3): SMCCC call through HVC #0 (PSCI).

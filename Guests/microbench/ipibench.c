@@ -90,12 +90,6 @@ static uint64_t read_mpidr(void) {
   return v;
 }
 
-static uint64_t read_cntvct(void) {
-  uint64_t v;
-  __asm__ volatile("isb\n\tmrs %0, cntvct_el0" : "=r"(v));
-  return v;
-}
-
 static uint32_t affinity32(uint64_t mpidr) {   // Aff3.Aff2.Aff1.Aff0, as in GICR_TYPER[63:32]
   return (uint32_t)((mpidr >> 32 & 0xff) << 24 | (mpidr & 0xffffff));
 }

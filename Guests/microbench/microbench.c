@@ -117,12 +117,6 @@ static uint64_t read_cntpct(void) {
   return v;
 }
 
-static uint64_t read_cntvct(void) {
-  uint64_t v;
-  __asm__ volatile("isb\n\tmrs %0, cntvct_el0" : "=r"(v));
-  return v;
-}
-
 static void system_off(void) {
   uint64_t result = mb_psci(PSCI_SYSTEM_OFF);
   puts_raw("microbench: SYSTEM_OFF returned ");

@@ -1,28 +1,11 @@
 // Entry, exception vectors and timed loops of the microbench guest (EL1h, MMU off).
 
-    .section .text.boot, "ax"
-    .global _start
-_start:
-    msr     daifset, #0xf
-    ldr     x1, =__stack_top
-    mov     sp, x1
-    ldr     x1, =microbench_vectors
-    msr     vbar_el1, x1
-    isb
-    ldr     x1, =__bss_start
-    ldr     x2, =__bss_end
-1:  cmp     x1, x2
-    b.hs    2f
-    str     xzr, [x1], #8
-    b       1b
-2:  bl      microbench_main
-3:  wfi
-    b       3b
+#include "el1-boot.inc"
+    EL1_START microbench_vectors, microbench_main
 
 // Every vector calls  uint64_t microbench_exception(kind, esr, elr) -> ELR to return to.
 // Only the probes that decide whether an operation exists may fault (bare QEMU has no EL2, so
 // HVC #0x86 is undefined there); the handler counts the exception and skips the instruction.
-#include "el1-vectors.inc"
     EL1_VECTORS microbench_vectors, microbench_exception
 
 // Timed loops:  uint64_t mb_<name>(uint64_t iterations)  -> CNTVCT_EL0 ticks for all of them.
