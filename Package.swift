@@ -23,8 +23,8 @@ let package = Package(
   targets: [
     // Functional core (portable).
     .target(name: "KeelArch"),
-    .target(name: "KeelFDT"),
-    .target(name: "KeelDevices"),
+    .target(name: "KeelFDT", dependencies: ["KeelArch"]),
+    .target(name: "KeelDevices", dependencies: ["KeelArch"]),
     .target(name: "KeelLoader"),
     .target(name: "KeelVGIC", dependencies: ["KeelArch"]),
     .target(name: "KeelPSCI", dependencies: ["KeelArch"]),
@@ -40,19 +40,21 @@ let package = Package(
     // Host side.
     .target(name: "KeelHost", dependencies: [
       "KeelLoader",
+      "KeelVM",
       "KeelSched",
       .product(name: "Logging", package: "swift-log"),
       .product(name: "Crypto", package: "swift-crypto"),
     ]),
     .executableTarget(name: "keel", dependencies: [
       "KeelHost",
+      "KeelVM",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
       .product(name: "Logging", package: "swift-log"),
     ]),
 
     // Tests.
     .testTarget(name: "KeelArchTests", dependencies: ["KeelArch"]),
-    .testTarget(name: "KeelFDTTests", dependencies: ["KeelFDT"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "KeelFDTTests", dependencies: ["KeelFDT", "KeelVM"], resources: [.copy("Fixtures")]),
     .testTarget(name: "KeelDevicesTests", dependencies: ["KeelDevices"]),
     .testTarget(name: "KeelLoaderTests", dependencies: ["KeelLoader"]),
     .testTarget(name: "KeelVGICTests", dependencies: ["KeelVGIC"]),

@@ -1,5 +1,5 @@
 /// HCR_EL2 bits Keel sets. Arm ARM D17.2.48.
-public struct HypervisorConfiguration: OptionSet, Sendable {
+public struct HypervisorConfigurationRegister: OptionSet, Sendable {
   public let rawValue: UInt64
   public init(rawValue: UInt64) { self.rawValue = rawValue }
 

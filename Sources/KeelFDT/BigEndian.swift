@@ -62,7 +62,7 @@ func bytes(_ slice: ArraySlice<UInt8>, equal s: String) -> Bool {
 }
 
 /// Lowercase hex without leading zeros, as used in unit addresses.
-func hexString(_ value: UInt64) -> String {
+public func hexString(_ value: UInt64) -> String {
   if value == 0 { return "0" }
   let digits: [UInt8] = Array("0123456789abcdef".utf8)
   var out: [UInt8] = []

@@ -1,3 +1,4 @@
+import KeelArch
 /// The facts the hypervisor needs about the machine it runs on, read from the host DTB.
 /// Nothing here is assumed about QEMU `virt`: every address and INTID comes from the tree.
 public struct MachineDescription: Equatable, Sendable {

@@ -1,6 +1,4 @@
-public enum GICVersion: Equatable, Sendable {
-  case v2, v3
-}
+import KeelArch
 
 /// The host interrupt controller as the DTB describes it.
 public struct HostGIC: Equatable, Sendable {

@@ -1,54 +1,16 @@
-/// The value escaping of the CLI↔hypervisor protocols (docs: /work/notes/protocols.md, v1):
-/// `\\`, `\n`, `\t`, and `\s` for a space at either end (inner spaces stay literal), so a value
-/// is always the rest of one line and survives the hypervisor's whitespace trimming.
-public enum GuestInfoEscaping {
-  public static func escape(_ value: String) -> String {
-    let bytes = Array(value.utf8)
-    let firstInner = bytes.firstIndex { $0 != UInt8(ascii: " ") } ?? bytes.count
-    let lastInner = bytes.lastIndex { $0 != UInt8(ascii: " ") } ?? -1
-    var out: [UInt8] = []
-    for (index, byte) in bytes.enumerated() {
-      switch byte {
-      case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-      case UInt8(ascii: "\n"): out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-      case UInt8(ascii: "\t"): out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-      case UInt8(ascii: " ") where index < firstInner || index > lastInner: out += [UInt8(ascii: "\\"), UInt8(ascii: "s")]
-      default: out.append(byte)
-      }
-    }
-    return String(decoding: out, as: UTF8.self)
-  }
+import KeelVM
 
-  /// Lenient: an unknown escape is kept as written, so nothing the hypervisor sends is lost.
-  public static func unescape(_ text: String) -> String {
-    var out: [UInt8] = []
-    var bytes = Array(text.utf8)[...]
-    while let byte = bytes.popFirst() {
-      guard byte == UInt8(ascii: "\\"), let next = bytes.first else { out.append(byte); continue }
-      switch next {
-      case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\"))
-      case UInt8(ascii: "n"): out.append(UInt8(ascii: "\n"))
-      case UInt8(ascii: "t"): out.append(UInt8(ascii: "\t"))
-      case UInt8(ascii: "s"): out.append(UInt8(ascii: " "))
-      default: out += [byte, next]
-      }
-      bytes = bytes.dropFirst()
-    }
-    return String(decoding: out, as: UTF8.self)
-  }
-
-  /// A byte the protocols cannot carry even escaped: control characters other than tab and
-  /// newline (0x1C would start a management command, NUL would end the config module), and DEL.
-  public static func forbiddenByte(in value: String) -> UInt8? {
-    value.utf8.first { ($0 < 0x20 && $0 != UInt8(ascii: "\t") && $0 != UInt8(ascii: "\n")) || $0 == 0x7F }
-  }
+/// String forms of the protocols' one escaping codec (KeelVM's `ProtocolEscaping`).
+extension ProtocolEscaping {
+  public static func escape(_ value: String) -> String { String(decoding: escape(Array(value.utf8)), as: UTF8.self) }
+  public static func unescape(_ text: String) -> String { String(decoding: unescape(Array(text.utf8)), as: UTF8.self) }
+  public static func forbiddenByte(in value: String) -> UInt8? { forbiddenByte(in: value.utf8) }
 }
 
 /// The text file `keel run` loads next to the hypervisor to describe the VMs (protocols.md,
-/// "Hypervisor configuration module"). Kernels and initrds are referred to by load address.
-public enum HypervisorConfigModule {
-  public static let maxSize = 64 * 1024
-
+/// "Hypervisor configuration module"). Kernels and initrds are referred to by load address. The
+/// writing side of KeelVM's `ConfigurationModule` (the hypervisor holds the reading side).
+extension ConfigurationModule {
   public enum Problem: Error, Equatable, CustomStringConvertible {
     case tooLarge(Int)
     public var description: String {
@@ -87,7 +49,7 @@ public enum HypervisorConfigModule {
       if let min = vm.cpuMinMHz { lines.append("cpu.min \(min)") }
       if let max = vm.cpuMaxMHz { lines.append("cpu.max \(max)") }
       for entry in vm.guestInfo {
-        let value = GuestInfoEscaping.escape(entry.value)
+        let value = ProtocolEscaping.escape(entry.value)
         lines.append(value.isEmpty ? "guestinfo \(entry.key)" : "guestinfo \(entry.key) \(value)")
       }
       lines.append("end")
@@ -96,7 +58,7 @@ public enum HypervisorConfigModule {
   }
 
   /// The file as loaded: UTF-8 with a terminating NUL.
-  public static func bytes(vms: [VMConfiguration], layout: MachineLayout, resources: HostResources = HostResources()) throws(Problem) -> [UInt8] {
+  public static func bytes(vms: [VMConfiguration], layout: MachineLayout, resources: HostResources = HostResources()) throws(ConfigurationModule.Problem) -> [UInt8] {
     let bytes = Array(text(vms: vms, layout: layout, resources: resources).utf8) + [0]
     guard bytes.count <= maxSize else { throw .tooLarge(bytes.count) }
     return bytes
@@ -134,7 +96,7 @@ public struct MachineLayout: Equatable, Sendable {
       }
     }
     configAddress = next
-    next += HostLayout.roundUp(UInt64(HypervisorConfigModule.maxSize))
+    next += HostLayout.roundUp(UInt64(ConfigurationModule.maxSize))
     let blobsMiB = Int((next - RunLimits.kernelBlobAddress) >> 20)
     let guestsMiB = vms.reduce(0) { $0 + $1.memoryMiB }
     hostMemoryMiB = RunLimits.hostReserveMiB + blobsMiB + guestsMiB + RunLimits.hostReserveMiB

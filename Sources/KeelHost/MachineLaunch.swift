@@ -1,4 +1,5 @@
 import Foundation
+import KeelVM
 import Logging
 
 /// Errors that mean "the input was wrong": reported as one `keel:` line, exit status 2,
@@ -7,7 +8,7 @@ public protocol KeelUsageError: Error, CustomStringConvertible {}
 
 extension VMXError: KeelUsageError {}
 extension MachineConfigurationCheck.Problem: KeelUsageError {}
-extension HypervisorConfigModule.Problem: KeelUsageError {}
+extension ConfigurationModule.Problem: KeelUsageError {}
 extension AdmissionProblem: KeelUsageError {}
 extension ManagementError: KeelUsageError {}
 
@@ -41,7 +42,7 @@ extension Launcher {
     guard layout.hostMemoryMiB <= RunLimits.maxHostMemoryMiB else {
       throw MachineRunError.memoryTooLarge(totalMiB: layout.hostMemoryMiB, hostMiB: RunLimits.maxHostMemoryMiB)
     }
-    let config = try HypervisorConfigModule.bytes(vms: configurations, layout: layout, resources: resources)
+    let config = try ConfigurationModule.bytes(vms: configurations, layout: layout, resources: resources)
 
     let management = try ManagementServer(vms: configurations.map(\.name), environment: environment, strict: strictNames)
     defer { management.close() }

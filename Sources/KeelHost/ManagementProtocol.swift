@@ -1,3 +1,5 @@
+import KeelVM
+
 /// What `keel guestinfo`/`pause`/`resume`/`stat`/`stop`/`reset` ask a running `keel run` over
 /// its Unix socket.
 ///
@@ -42,7 +44,7 @@ public enum ManagementRequest: Equatable, Sendable {
     if VMXFile.foldCase(bare).hasPrefix("guestinfo.") { bare = String(bare.dropFirst("guestinfo.".count)) }
     guard VMConfiguration.isValidGuestInfoKey(bare) else { throw .badKey(key) }
     guard let value else { return .getGuestInfo(key: bare) }
-    if let byte = GuestInfoEscaping.forbiddenByte(in: value) { throw .forbiddenByte(byte) }
+    if let byte = ProtocolEscaping.forbiddenByte(in: value) { throw .forbiddenByte(byte) }
     guard !value.isEmpty else { throw .emptyValue }
     return .setGuestInfo(key: bare, value: value)
   }
@@ -50,7 +52,7 @@ public enum ManagementRequest: Equatable, Sendable {
   public var wireLine: String {
     switch self {
     case .getGuestInfo(let key): return "guestinfo \(key)"
-    case .setGuestInfo(let key, let value): return "guestinfo \(key) \(GuestInfoEscaping.escape(value))"
+    case .setGuestInfo(let key, let value): return "guestinfo \(key) \(ProtocolEscaping.escape(value))"
     default: return verb!
     }
   }
@@ -66,8 +68,8 @@ public enum ManagementRequest: Equatable, Sendable {
       return VMConfiguration.isValidGuestInfoKey(String(rest)) ? .getGuestInfo(key: String(rest)) : nil
     }
     let key = String(rest[..<space])
-    let value = GuestInfoEscaping.unescape(String(rest[rest.index(after: space)...]))
-    guard VMConfiguration.isValidGuestInfoKey(key), !value.isEmpty, GuestInfoEscaping.forbiddenByte(in: value) == nil else { return nil }
+    let value = ProtocolEscaping.unescape(String(rest[rest.index(after: space)...]))
+    guard VMConfiguration.isValidGuestInfoKey(key), !value.isEmpty, ProtocolEscaping.forbiddenByte(in: value) == nil else { return nil }
     return .setGuestInfo(key: key, value: value)
   }
 
@@ -75,7 +77,7 @@ public enum ManagementRequest: Equatable, Sendable {
   public func hypervisorCommand(vm: String) -> String {
     switch self {
     case .getGuestInfo(let key): return "guestinfo \(vm) \(key)"
-    case .setGuestInfo(let key, let value): return "guestinfo \(vm) \(key) \(GuestInfoEscaping.escape(value))"
+    case .setGuestInfo(let key, let value): return "guestinfo \(vm) \(key) \(ProtocolEscaping.escape(value))"
     default: return "\(verb!) \(vm)"
     }
   }

@@ -1,3 +1,5 @@
+import KeelVM
+
 /// One VM as the user described it, in a `.vmx` file or with `keel run` flags.
 /// Paths are absolute (a `.vmx` file's relative paths are resolved against its folder).
 public struct VMConfiguration: Equatable, Sendable {
@@ -108,8 +110,8 @@ extension VMConfiguration {
       if key.hasPrefix("guestinfo.") {
         let infoKey = String(entry.key.dropFirst("guestinfo.".count))
         guard Self.isValidGuestInfoKey(infoKey) else { throw fail(entry, "missing key after \"guestinfo.\"") }
-        guard GuestInfoEscaping.forbiddenByte(in: entry.value) == nil else {
-          throw fail(entry, "control character \(VMXFile.hexByte(GuestInfoEscaping.forbiddenByte(in: entry.value)!)) cannot be passed to the guest (only tab and newline)")
+        guard ProtocolEscaping.forbiddenByte(in: entry.value) == nil else {
+          throw fail(entry, "control character \(VMXFile.hexByte(ProtocolEscaping.forbiddenByte(in: entry.value)!)) cannot be passed to the guest (only tab and newline)")
         }
         guestInfo.append(GuestInfoEntry(key: infoKey, value: entry.value))
         continue

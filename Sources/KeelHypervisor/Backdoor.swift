@@ -34,9 +34,9 @@ func makeBackdoor(for vm: VM) -> Backdoor<VMBackdoorHost> {
 func runBackdoor(_ v: VCPU) -> Bool {
   var call = BackdoorCall(x: (0..<8).map { v.gpr($0) })
   let vm = v.vm
-  vm.lock.lock()
+  vm.devicesLock.lock()
   let outcome = vm.backdoor.handle(&call)
-  vm.lock.unlock()
+  vm.devicesLock.unlock()
   guard outcome == .handled else { return false }
   v.exits.backdoor += 1
   for n in 0..<8 { v.setGPR(n, call.x[n]) }

@@ -18,18 +18,17 @@ enum DebugRegister {
   static func isDCC(_ r: SystemRegisterEncoding) -> Bool { r.op0 == 2 && r.op1 == 3 && r.crn == 0 }
 }
 
-/// Returns false for registers that are not debug registers.
-func handleDebugRegister(_ v: VCPU, _ iss: SystemRegisterISS) -> Bool {
+/// nil for registers that are not debug registers.
+func handleDebugRegister(_ v: VCPU, _ iss: SystemRegisterISS) -> TrapOutcome? {
   let reg = iss.encoding
-  guard reg.op0 == 2 else { return false }
+  guard reg.op0 == 2 else { return nil }
   if reg == DebugRegister.mdccsr && iss.isRead && BackdoorABI.isBackdoorMarker(x7: v.gpr(7)) && runBackdoor(v) {
-    return true
+    return .advance
   }
   let fromEL0 = ProcessorState.exceptionLevel(v.pstate) == 0
   if DebugRegister.isDCC(reg) && fromEL0 && v.mdscrShadow & DebugRegister.tdcc != 0 {
     // What the guest kernel configured: EL0 DCC access traps to EL1 (Linux sends SIGILL).
-    v.inject(.systemRegisterTrap(iss: iss.raw))
-    return true
+    return .inject(.systemRegisterTrap(iss: iss.raw))
   }
   if reg == DebugRegister.mdscr {
     if iss.isRead {
@@ -48,6 +47,6 @@ func handleDebugRegister(_ v: VCPU, _ iss: SystemRegisterISS) -> Bool {
       v.debugShadow[key] = v.gpr(iss.register)
     }
   }
-  return true
+  return .advance
 }
 #endif

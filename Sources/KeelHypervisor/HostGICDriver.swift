@@ -24,8 +24,8 @@ struct VirtualInterfaceState {
 /// The physical GIC as the hypervisor drives it: its own interrupts in EOImode 1 (priority drop
 /// and deactivation split, so a hardware-linked virtual interrupt is deactivated by the guest's
 /// own EOI), and the list registers of the virtualization extension.
-struct HostGICDriver {
-  let version: KeelVGIC.GICVersion
+struct HostGICDriver: ListRegisterFile {
+  let version: GICVersion
   let distributor: UInt64
   let redistributors: [UInt64]      // v3: RD_base of each host CPU, in slot order
   let cpuInterface: UInt64          // v2 GICC

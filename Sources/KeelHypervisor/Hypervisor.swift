@@ -106,7 +106,7 @@ struct KeelHypervisor {
 
     let definition = machineDefinition(machine)
     Host.cpuMHz = definition.cpuMHz
-    var ram = GuestRAMAllocator(machine)
+    var ram = GuestRAMAllocator(memory: machine.memory, floor: GuestRAMAllocator.floor(above: keel_heap_end(), modules: machine.modules, reserved: machine.reserved))
     var vms: [VM] = []
     for def in definition.vms {
       if let vm = createVM(def, id: vms.count, ram: &ram, machine) { vms.append(vm) }
@@ -150,19 +150,19 @@ func machineDefinition(_ machine: MachineDescription) -> MachineDefinition {
     let parts = word.split(separator: "=", maxSplits: 1)
     guard parts.count == 2 else { continue }
     let key = parts[0], value = Array(parts[1].utf8)
-    if key == "keel.config", let address = HypervisorConfiguration.number(value) {
-      let text = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(address)), count: HypervisorConfiguration.maxSize)
+    if key == "keel.config", let address = ConfigurationModule.number(value) {
+      let text = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(address)), count: ConfigurationModule.maxSize)
       do throws(ConfigurationError) {
-        let definition = try HypervisorConfiguration.parseMachine(text)
+        let definition = try ConfigurationModule.parseMachine(text)
         guard !definition.vms.isEmpty else { hypervisorPanic("configuration at \(hex(address)) defines no VM") }
         return definition
       } catch {
         hypervisorPanic("configuration at \(hex(address)): \(error.description)")
       }
     }
-    if key == "keel.cpus", let n = HypervisorConfiguration.number(value) { legacy.cpus = Int(n) }
-    if key == "keel.memory", let n = HypervisorConfiguration.number(value) { legacy.memoryMiB = n }
-    if key == "keel.load" { legacy.loadAddress = HypervisorConfiguration.number(value) }
+    if key == "keel.cpus", let n = ConfigurationModule.number(value) { legacy.cpus = Int(n) }
+    if key == "keel.memory", let n = ConfigurationModule.number(value) { legacy.memoryMiB = n }
+    if key == "keel.load" { legacy.loadAddress = ConfigurationModule.number(value) }
   }
   legacy.kernelModule = machine.modules.first(where: { $0.kind == .kernel })?.region.base
   legacy.initrdModule = machine.modules.first(where: { $0.kind == .ramdisk })?.region.base
@@ -170,31 +170,6 @@ func machineDefinition(_ machine: MachineDescription) -> MachineDefinition {
   var definition = MachineDefinition()
   definition.vms = [legacy]
   return definition
-}
-
-/// Host memory for guest RAM is handed out from the top down, above everything Keel and the
-/// loaded modules (kernels, initrds, configuration) occupy.
-struct GuestRAMAllocator {
-  var ceiling: [MemoryRegion]
-  let floor: UInt64
-
-  init(_ machine: MachineDescription) {
-    var floor = keel_heap_end()
-    for m in machine.modules { floor = max(floor, m.region.end) }
-    for r in machine.reserved { floor = max(floor, r.end) }
-    self.floor = floor
-    ceiling = machine.memory.sorted(by: { $0.base > $1.base })
-  }
-
-  mutating func take(_ size: UInt64) -> UInt64? {
-    for (i, region) in ceiling.enumerated() where region.size >= size {
-      let base = alignDown(region.end - size, 0x20_0000)
-      guard base >= max(floor, region.base) else { continue }
-      ceiling[i] = MemoryRegion(base: region.base, size: base - region.base)
-      return base
-    }
-    return nil
-  }
 }
 
 func module(at address: UInt64?, _ machine: MachineDescription) -> GuestModule? {
@@ -222,22 +197,9 @@ func createVM(_ def: VMDefinition, id: Int, ram: inout GuestRAMAllocator, _ mach
     return fail("guest image rejected: \(error.description)")
   }
 
-  let layout = GuestLayout(ram: IPARange(base: IPA(ramBase), size: ramSize))
-  let version: KeelVGIC.GICVersion = Host.gic.version
-  let vm: VM
-  do throws(Stage2Error) {
-    vm = try VM(id: id, definition: def, layout: layout, ramHostBase: hostBase, gic: version, ipaBits: Host.ipaBits)
-    if version == .v2, let gicv = Host.machine.gic?.virtualCPUInterface {
-      try vm.stage2.map(ipa: layout.cpuInterface.base, to: PA(gicv.base), size: layout.cpuInterface.size, .device)
-    }
-  } catch {
-    return fail("cannot build stage-2 tables: \(error)")
-  }
-
-  var platform = GuestPlatform(cpuCount: def.cpus, memory: MemoryRegion(base: ramBase, size: ramSize),
-                               gicVersion: version == .v3 ? .v3 : .v2)
-  platform.bootargs = kernel.bootargs ?? "console=ttyAMA0"
-  if let node = def.hypervisorNode { platform.hypervisorCompatible = String(decoding: node, as: UTF8.self) }
+  var board = GuestBoard(cpuCount: def.cpus, memory: MemoryRegion(base: ramBase, size: ramSize), gicVersion: Host.gic.version)
+  board.bootargs = kernel.bootargs ?? "console=ttyAMA0"
+  if let node = def.hypervisorNode { board.hypervisorCompatible = String(decoding: node, as: UTF8.self) }
   if def.timeMode == .trapped {
     // Only the physical timer is offered. Its counter (CNTPCT_EL0, trapped) runs at the VM's
     // configured frequency. No `clock-frequency` is given, on purpose: arm64 Linux at EL1
@@ -245,10 +207,17 @@ func createVM(_ def: VMDefinition, id: Int, ram: inout GuestRAMAllocator, _ mach
     // telling it the physical rate would make its clock run at host/guest speed. It uses
     // CNTFRQ_EL0 for both, keeps correct time, and re-arms its (scaled) physical timer when it
     // fires early. docs/backdoor.md, "Guest time".
-    platform.timerPPIs.physicalOnly = true
+    board.timerPPIs.physicalOnly = true
   }
-  if let initrd, let at = boot.initrdAddress { platform.initrd = MemoryRegion(base: at, size: initrd.region.size) }
-  vm.bootImage = BootImage(plan: plan, layout: boot, kernel: kernel, initrd: initrd, dtb: platform.build())
+  if let initrd, let at = boot.initrdAddress { board.initrd = MemoryRegion(base: at, size: initrd.region.size) }
+  let vm: VM
+  do throws(VMBuildError) {
+    let gicv = Host.machine.gic?.virtualCPUInterface.map { PA($0.base) }
+    vm = try VM(id: id, definition: def, board: board, ramHostBase: hostBase, ipaBits: Host.ipaBits, gicv: gicv)
+  } catch {
+    return fail("cannot build the VM: \(error)")
+  }
+  vm.bootImage = BootImage(plan: plan, layout: boot, kernel: kernel, initrd: initrd, dtb: board.deviceTree())
   loadBootImage(vm)
 
   vm.vcpus[0].powerOnAtEntry()
@@ -273,7 +242,7 @@ struct BootImage {
 /// every reboot).
 func loadBootImage(_ vm: VM) {
   let image = vm.bootImage!
-  let ramBase = vm.layout.ram.base.rawValue
+  let ramBase = vm.board.memory.base
   let source = UnsafeRawPointer(bitPattern: UInt(image.kernel.region.base))!
   for s in image.plan.segments {
     let dst = vm.ramHostBase + (s.guestAddress - ramBase)
@@ -307,9 +276,9 @@ func drainHostInterrupts(_ cpu: PerCPU) {
       // Leave it active: the guest's EOI of the hardware-linked virtual interrupt deactivates it.
       gic.endOfInterrupt(iar)
       if let v = cpu.vcpu, v.vm.state == .running {
-        v.vm.lock.lock()
-        _ = v.vm.vgic.injectHardware(intid: intid, vcpu: v.index)
-        v.vm.lock.unlock()
+        v.vm.devicesLock.lock()
+        _ = v.vm.devices.interrupts.vgic.injectHardware(intid: intid, vcpu: v.index)
+        v.vm.devicesLock.unlock()
       } else {
         // Nobody will take it (no vCPU here, or one whose VM is stopping or rebooting): silence
         // the timer itself first. Its level would otherwise make the interrupt pending again
@@ -345,14 +314,10 @@ enum ConsoleInput {
   /// Move queued bytes into the focused VM's UART while it has room.
   static func feedGuest() {
     guard Host.focus >= 0 && Host.focus < Host.vms.count else { return }
-    let vm = Host.vms[Host.focus]
-    vm.lock.lock()
-    while head < queue.count, vm.uart.receive(queue[head]) { head += 1 }
+    Host.vms[Host.focus].withDevices { devices in
+      while head < queue.count, devices.uart.receive(queue[head]) { head += 1 }
+    }
     if head == queue.count { queue.removeAll(keepingCapacity: true); head = 0 }
-    let kicks = vm.pendingKicks
-    vm.pendingKicks = 0
-    vm.lock.unlock()
-    deliver(vm, kicks)
   }
 }
 
@@ -396,36 +361,12 @@ func resumeConsoleInput() {
 /// Move list-register state back into the vGIC and fill free list registers with the
 /// highest-priority pending interrupts. Runs before every return to the guest.
 func flushInterrupts(_ v: VCPU) {
-  let gic = Host.gic!
   let vm = v.vm
-  if v.listRegistersInUse == 0 && !vm.vgic.needsFlush(vcpu: v.index) { return }
-  vm.lock.lock()
-  let freed = v.listRegistersInUse & gic.emptyListRegisters()
-  if freed != 0 {
-    for n in 0..<gic.listRegisterCount where freed >> UInt64(n) & 1 == 1 {
-      var lr = gic.readListRegister(n)
-      if lr.hardware { gic.resampleAfterGuestDeactivation() }
-      lr.state = .invalid
-      _ = vm.vgic.listRegisterSynced(lr, vcpu: v.index)
-      gic.clearListRegister(n)
-    }
-    v.listRegistersInUse &= ~freed
-  }
-  var more = false
-  if vm.vgic.needsFlush(vcpu: v.index) {
-    for n in 0..<gic.listRegisterCount where v.listRegistersInUse >> UInt64(n) & 1 == 1 {
-      if let merged = vm.vgic.mergeResident(gic.readListRegister(n), vcpu: v.index) { gic.writeListRegister(n, merged) }
-    }
-    for n in 0..<gic.listRegisterCount where v.listRegistersInUse >> UInt64(n) & 1 == 0 {
-      guard let lr = vm.vgic.takeNext(vcpu: v.index) else { break }
-      gic.writeListRegister(n, lr)
-      v.listRegistersInUse |= 1 << UInt64(n)
-    }
-    more = vm.vgic.needsFlush(vcpu: v.index) && vm.vgic.hasDeliverable(vcpu: v.index)
-  }
-  vm.lock.unlock()
-  // Out of list registers: ask for a maintenance interrupt when they drain.
-  gic.setUnderflowInterrupt(more)
+  if v.listRegistersInUse == 0 && !vm.devices.interrupts.vgic.needsFlush(vcpu: v.index) { return }
+  var lrs = Host.gic!
+  vm.devicesLock.lock()
+  vm.devices.interrupts.vgic.flush(vcpu: v.index, inUse: &v.listRegistersInUse, into: &lrs)
+  vm.devicesLock.unlock()
 }
 #endif
 

@@ -72,11 +72,9 @@ enum Management {
   }
 
   static func stateText(_ vm: VM) -> String {
-    switch vm.state {
-    case .running: return vm.paused ? "paused" : "running"
-    case .resetting: return "resetting"
-    case .stopping: return "stopped(\(vm.stopReason))"
-    }
+    vm.lifecycleLock.lock()
+    defer { vm.lifecycleLock.unlock() }
+    return vm.lifecycle.description
   }
 
   static let usage = "commands: screen, status, stat <vm>, inspect <vm>, focus [<vm>], shutdown <vm>, poweroff <vm>, reset <vm>, start <vm>, pause <vm>, resume <vm>, guestinfo <vm> <key> [<value>]; prefix @<virtual host> to see only its VMs"
@@ -141,17 +139,13 @@ enum Management {
       reply(true, "")
     case "reset":
       guard let vm = target() else { return reply(false, "usage: reset <vm>") }
-      vm.lock.lock()
-      vm.rebootReason = "reset from the console"
-      vm.lock.unlock()
-      guard endRun(vm, .resetting) else { return reply(false, "\(vm.name) is \(stateText(vm))") }
+      guard endRun(vm, .resetting, reason: "reset from the console") else { return reply(false, "\(vm.name) is \(stateText(vm))") }
       reply(true, "")
     case "start":
       guard let vm = target() else { return reply(false, "usage: start <vm>") }
-      vm.lock.lock()
-      var stopped = false
-      if case .stopping = vm.state { stopped = vm.finished }
-      vm.lock.unlock()
+      vm.lifecycleLock.lock()
+      let stopped = vm.lifecycle.state == .stopping && vm.lifecycle.finished
+      vm.lifecycleLock.unlock()
       guard stopped else { return reply(false, "\(vm.name) is \(stateText(vm))") }
       Console.log("\(vm.name): started from the console")
       boot(vm)
@@ -161,16 +155,16 @@ enum Management {
       var key = w[2]
       let prefix = Array("guestinfo.".utf8)
       if key.starts(with: prefix) { key.removeFirst(prefix.count) }
-      vm.lock.lock()
+      vm.devicesLock.lock()
       if w.count >= 4 {
-        let stored = vm.backdoor.guestInfo.setValue(HypervisorConfiguration.unescape(Array(w[3...].joined(separator: [32]))), forKey: key)
-        vm.lock.unlock()
+        let stored = vm.backdoor.guestInfo.setValue(ProtocolEscaping.unescape(Array(w[3...].joined(separator: [32]))), forKey: key)
+        vm.devicesLock.unlock()
         reply(stored, stored ? "" : "guestinfo store full")
       } else {
         let value = vm.backdoor.guestInfo.value(forKey: key)
-        vm.lock.unlock()
+        vm.devicesLock.unlock()
         if let value {
-          reply(true, String(decoding: HypervisorConfiguration.escape(value), as: UTF8.self))
+          reply(true, String(decoding: ProtocolEscaping.escape(value), as: UTF8.self))
         } else {
           reply(false, "no value for guestinfo.\(String(decoding: key, as: UTF8.self))")
         }
@@ -244,7 +238,7 @@ func statLine(_ vm: VM) -> String {
   let running = usage.vcpuStates.filter { if case .running = $0 { return true } else { return false } }.count
   return "state=\(Management.stateText(vm)) vhost=\(virtualHostName(vm)) vcpus=\(vm.vcpus.count) running=\(running)"
     + " cpu_ms=\(usage.ticks / (hz / 1000)) entitled_mhz=\(usage.entitledMHz) memory_mib=\(vm.definition.memoryMiB)"
-    + " uptime_s=\((keel_read_cntpct_el0() &- vm.bootedAt) / hz) exits=\(vm.exitTotals.total)"
+    + " uptime_s=\((keel_read_cntpct_el0() &- vm.accounting.bootedAt) / hz) exits=\(vm.exitTotals.total)"
     + " clock_ms=\(keel_read_cntpct_el0() / (hz / 1000))"
 }
 
@@ -254,7 +248,7 @@ func inspect(_ vm: VM) {
   let hz = keel_read_cntfrq_el0()
   let def = vm.definition
   let group = def.group.map { String(decoding: $0, as: UTF8.self) } ?? virtualHostName(vm)
-  Console.log("\(vm.name): \(Management.stateText(vm)), virtual host \(virtualHostName(vm)), group \(group), up \((keel_read_cntpct_el0() &- vm.bootedAt) / hz) s")
+  Console.log("\(vm.name): \(Management.stateText(vm)), virtual host \(virtualHostName(vm)), group \(group), up \((keel_read_cntpct_el0() &- vm.accounting.bootedAt) / hz) s")
   Console.log("\(vm.name): cpu \(usage.ticks / (hz / 1000)) ms, entitled \(usage.entitledMHz) MHz (shares \(def.shares.map { "\($0)" } ?? "normal"), min \(def.cpuMinMHz) MHz, max \(def.cpuMaxMHz.map { "\($0) MHz" } ?? "unlimited"))")
   Console.log("\(vm.name): memory \(def.memoryMiB) MiB at host \(hex(vm.ramHostBase)), exits \(vm.exitTotals.summary)")
   let now = keel_read_cntpct_el0()
@@ -291,16 +285,19 @@ func renderScreen(_ vms: [VM], scope: [UInt8]?) {
   for vm in vms {
     let usage = VMUsage(vm)
     // CPU use since the previous screen (or since the VM booted), in % of one host CPU.
-    let (lastTicks, lastAt) = vm.screenSample
-    let since = max(vm.bootedAt, lastAt)
+    vm.accountingLock.lock()
+    let (lastTicks, lastAt) = vm.accounting.screenSample
+    let bootedAt = vm.accounting.bootedAt
+    vm.accounting.screenSample = (usage.ticks, now)
+    vm.accountingLock.unlock()
+    let since = max(bootedAt, lastAt)
     let elapsed = max(now &- since, 1)
-    let used = usage.ticks >= lastTicks && lastAt >= vm.bootedAt ? usage.ticks - lastTicks : usage.ticks
-    vm.screenSample = (usage.ticks, now)
+    let used = usage.ticks >= lastTicks && lastAt >= bootedAt ? usage.ticks - lastTicks : usage.ticks
     let percent = used * 100 / elapsed
     let color = vm.state == .running ? (vm.paused ? "\u{1B}[33m" : "\u{1B}[32m") : "\u{1B}[31m"
     text += " " + pad(Management.localName(vm, scope), 17) + pad(virtualHostName(vm), 14) + color + pad(Management.stateText(vm), 22) + "\u{1B}[0m"
       + pad("\(vm.vcpus.count)", 7) + pad("\(percent)%", 8) + pad("\(usage.entitledMHz) MHz", 11) + pad("\(vm.definition.memoryMiB) MiB", 10)
-      + pad(clock((now &- vm.bootedAt) / hz), 10) + "\(vm.exitTotals.total)\r\n"
+      + pad(clock((now &- bootedAt) / hz), 10) + "\(vm.exitTotals.total)\r\n"
   }
   text += "\r\n Ctrl-\\ then a command and Enter: screen | focus <vm> (console input) | focus (none) | inspect <vm>\r\n"
   text += "   shutdown <vm> (power button) | poweroff <vm> (forced) | reset <vm> | start <vm> | pause/resume <vm> | help\r\n"
@@ -312,13 +309,13 @@ func renderScreen(_ vms: [VM], scope: [UInt8]?) {
 /// The VM's vCPUs leave their host CPUs at their next exit and sleep until `resume`; guest
 /// time stands still meanwhile.
 func pause(_ vm: VM) {
-  vm.lock.lock()
-  if !vm.paused {
-    vm.paused = true
-    vm.pausedAtCount = keel_read_cntpct_el0()
-    vm.clock?.pause(atHost: vm.pausedAtCount)
+  vm.lifecycleLock.lock()
+  if !vm.lifecycle.paused {
+    vm.lifecycle.paused = true
+    vm.lifecycle.pausedAtCount = keel_read_cntpct_el0()
+    vm.clock?.pause(atHost: vm.lifecycle.pausedAtCount)
   }
-  vm.lock.unlock()
+  vm.lifecycleLock.unlock()
   var kicks = CPUMask()
   Sched.lock.lock()
   for v in vm.vcpus { if case .running(let host) = Sched.policy.state(of: v.id) { kicks.insert(host) } }
@@ -327,16 +324,16 @@ func pause(_ vm: VM) {
 }
 
 func resume(_ vm: VM) {
-  vm.lock.lock()
-  if vm.paused {
+  vm.lifecycleLock.lock()
+  if vm.lifecycle.paused {
     let now = keel_read_cntpct_el0()
     // Guest time does not advance while paused: the virtual counter offset grows by the pause.
     // Each vCPU loads the new offset and timer deadlines when it next gets a CPU.
-    vm.counterOffset &+= now &- vm.pausedAtCount
+    vm.counterOffset &+= now &- vm.lifecycle.pausedAtCount
     vm.clock?.resume(atHost: now)
-    vm.paused = false
+    vm.lifecycle.paused = false
   }
-  vm.lock.unlock()
+  vm.lifecycleLock.unlock()
   deliver(vm, (1 << UInt64(vm.vcpus.count)) - 1)
 }
 #endif

@@ -106,9 +106,11 @@ func schedule(_ cpu: PerCPU) -> Never {
 /// Keel, and what every vCPU was doing is the evidence (logged once per VM).
 func watchEndingVMs() {
   let now = keel_read_cntpct_el0()
-  for vm in Host.vms where vm.state != .running && !vm.finished && !vm.endRunReported
-    && now &- vm.endRunAt > 2 * keel_read_cntfrq_el0() {
-    vm.endRunReported = true
+  for vm in Host.vms where vm.lifecycle.endingUnreported {
+    vm.lifecycleLock.lock()
+    let overdue = vm.lifecycle.checkOverdue(now: now, limit: 2 * keel_read_cntfrq_el0())
+    vm.lifecycleLock.unlock()
+    guard overdue else { continue }
     Console.log("BUG: \(vm.name) has not finished stopping or rebooting after 2 s")
     logSchedulerState()
   }
@@ -142,9 +144,9 @@ func run(_ v: VCPU, on cpu: PerCPU) {
     return
   }
   if v.power == .onPending {
-    vm.lock.lock()
+    vm.lifecycleLock.lock()
     v.power = .on
-    vm.lock.unlock()
+    vm.lifecycleLock.unlock()
     v.reset(entry: v.startEntry, x0: v.startContext)
   }
   restore(v, on: cpu)
@@ -198,9 +200,9 @@ func block(_ v: VCPU, on cpu: PerCPU, slack: UInt64) {
   // An interrupt raised between the caller's check and the block saw a running vCPU and only
   // kicked this CPU; look again now that a wake-up would find it blocked.
   let vm = v.vm
-  vm.lock.lock()
-  let pending = vm.vgic.hasDeliverable(vcpu: v.index)
-  vm.lock.unlock()
+  vm.devicesLock.lock()
+  let pending = vm.devices.interrupts.vgic.hasDeliverable(vcpu: v.index)
+  vm.devicesLock.unlock()
   if pending {
     Sched.lock.lock()
     let target = Sched.policy.wake(v.id, now: now)
@@ -303,7 +305,7 @@ func armTimer(_ cpu: PerCPU, now: UInt64, running v: VCPU?) {
   if let v { contended = Sched.policy.hasWaitingWork() || Sched.policy.isLimited(VMID(v.vm.id)) }
   cpu.sliceArmed = v == nil || contended
   var next = Sched.policy.nextEvent(cpu: cpu.id, now: now, sliceEnds: contended)
-  if v == nil && Host.vms.contains(where: { $0.state != .running && !$0.finished && !$0.endRunReported }) {
+  if v == nil && Host.vms.contains(where: { $0.lifecycle.endingUnreported }) {
     next = min(next ?? .max, now &+ keel_read_cntfrq_el0())
   }
   if let next {
@@ -333,7 +335,7 @@ func restore(_ v: VCPU, on cpu: PerCPU) {
   cpu.load(v)
   keel_write_vttbr_el2(vm.stage2.vttbr(vmid: vm.vmid))
   keel_write_vtcr_el2(Host.vtcr)
-  keel_write_hcr_el2(HypervisorConfiguration.keelGuest.rawValue)
+  keel_write_hcr_el2(HypervisorConfigurationRegister.keelGuest.rawValue)
   keel_write_vmpidr_el2(v.affinity.mpidr)
   keel_write_vpidr_el2(keel_read_midr_el1())
   keel_write_cntvoff_el2(vm.counterOffset)

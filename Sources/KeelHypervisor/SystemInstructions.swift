@@ -13,8 +13,8 @@ enum EmulatedInstruction {
   static let actlr = SystemRegisterEncoding(op0: 3, op1: 0, crn: 1, crm: 0, op2: 1)
 }
 
-/// Returns false if `iss` is not one of the emulated instructions.
-func handleSystemInstruction(_ v: VCPU, _ iss: SystemRegisterISS) -> Bool {
+/// nil if `iss` is not one of the emulated instructions.
+func handleSystemInstruction(_ v: VCPU, _ iss: SystemRegisterISS) -> TrapOutcome? {
   switch iss.encoding {
   case EmulatedInstruction.dcZVA where !iss.isRead:
     let va = v.gpr(iss.register)
@@ -22,19 +22,18 @@ func handleSystemInstruction(_ v: VCPU, _ iss: SystemRegisterISS) -> Bool {
     let par = keel_translate_guest_write(va, fromEL0 ? 1 : 0)
     guard par & 1 == 0 else {
       // The guest's own translation fails: it takes the fault it would have taken natively.
-      v.inject(.dataAbort(address: va, isWrite: true))
-      return true
+      return .inject(.dataAbort(address: va, isWrite: true))
     }
     // PAR_EL1.PA is a host physical address (stage 1+2), identity-mapped at EL2. Zero the
     // naturally aligned block DCZID_EL0 gives, as DC ZVA would.
     let pa = (par & 0xFFFF_FFFF_F000) | (va & 0xFFF)
     keel_dc_zva(pa)
-    return true
+    return .advance
   case EmulatedInstruction.actlr:
     if iss.isRead { v.setGPR(iss.register, keel_read_actlr_el1()) }
-    return true
+    return .advance
   default:
-    return false
+    return nil
   }
 }
 #endif

@@ -17,15 +17,15 @@ enum TrappedTimeRegister {
   static let cntpCVAL = SystemRegisterEncoding(op0: 3, op1: 3, crn: 14, crm: 2, op2: 2)
 }
 
-/// Emulates a trapped counter/timer access. Returns false if `reg` is not one (or the VM does
-/// not run trapped time), so the caller treats it as an unknown register.
-func handleTrappedTime(_ v: VCPU, _ iss: SystemRegisterISS) -> Bool {
-  guard let clock = v.vm.clock else { return false }
+/// Emulates a trapped counter/timer access. nil if `reg` is not one (or the VM does not run
+/// trapped time), so the caller treats it as an unknown register.
+func handleTrappedTime(_ v: VCPU, _ iss: SystemRegisterISS) -> TrapOutcome? {
+  guard let clock = v.vm.clock else { return nil }
   let reg = iss.encoding
   let now = clock.guestCount(atHost: keel_read_cntpct_el0())
   switch reg {
   case TrappedTimeRegister.cntpct, TrappedTimeRegister.cntpctss:
-    guard iss.isRead else { return false }
+    guard iss.isRead else { return nil }
     v.setGPR(iss.register, now)
   case TrappedTimeRegister.cntpCVAL:
     if iss.isRead { v.setGPR(iss.register, v.physicalTimer.readCompareValue()) }
@@ -37,9 +37,9 @@ func handleTrappedTime(_ v: VCPU, _ iss: SystemRegisterISS) -> Bool {
     if iss.isRead { v.setGPR(iss.register, v.physicalTimer.readControl(guestNow: now)) }
     else { v.physicalTimer.writeControl(v.gpr(iss.register)); reloadGuestTimer(v) }
   default:
-    return false
+    return nil
   }
-  return true
+  return .advance
 }
 
 /// Program the hardware EL1 physical timer for the vCPU's guest timer (trapped mode), after a

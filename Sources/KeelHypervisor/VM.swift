@@ -5,8 +5,8 @@ import KeelDevices
 import KeelBackdoor
 import KeelTime
 import KeelPSCI
-import KeelVGIC
 import KeelVM
+import KeelFDT
 
 /// Stage-2 table pages from the hypervisor heap; EL2 runs identity-mapped, so VA == PA.
 struct HeapPages: PageAllocator {
@@ -21,129 +21,137 @@ struct HeapPages: PageAllocator {
   }
 }
 
-/// A device's SPI into the VM's vGIC.
-struct VGICLine: IRQLine {
-  unowned(unsafe) let vm: VM
-  let intid: UInt32
-  mutating func set(_ level: Bool) {
-    // Called with the VM lock held (every device access is made under it).
-    vm.pendingKicks |= vm.vgic.setLevel(intid: intid, level).kick
-  }
-}
-
-/// Guest console bytes go to the host console: raw when Keel runs one VM (so an interactive
+/// A VM's console output on the host console: raw when Keel runs one VM (so an interactive
 /// shell echoes at once), as whole lines prefixed with `[name] ` when several share it.
-struct HostConsoleSink: ByteSink {
-  unowned(unsafe) let vm: VM
-  mutating func write(_ byte: UInt8) {
+final class GuestConsole {
+  let vmID: Int
+  let name: String
+  var line: [UInt8] = []
+  init(vmID: Int, name: String) { self.vmID = vmID; self.name = name }
+
+  func write(_ byte: UInt8) {
     // One VM, or the VM a person switched the console to: raw, so a shell's prompt shows.
-    guard Host.vms.count > 1 && !(Host.focusIsExplicit && Host.focus == vm.id) else {
-      if !vm.consoleLine.isEmpty { Console.guestLine(vm.name, vm.consoleLine); vm.consoleLine.removeAll() }
+    guard Host.vms.count > 1 && !(Host.focusIsExplicit && Host.focus == vmID) else {
+      flush()
       Console.guestByte(byte)
       return
     }
     if byte == 13 { return }
-    vm.consoleLine.append(byte)
-    if byte == 10 || vm.consoleLine.count >= 160 {
-      if byte != 10 { vm.consoleLine.append(10) }
-      Console.guestLine(vm.name, vm.consoleLine)
-      vm.consoleLine.removeAll(keepingCapacity: true)
+    line.append(byte)
+    if byte == 10 || line.count >= 160 {
+      if byte != 10 { line.append(10) }
+      Console.guestLine(name, line)
+      line.removeAll(keepingCapacity: true)
     }
+  }
+
+  /// A partial line is written out with a line end (before a report about the VM).
+  func flush(ending: Bool = false) {
+    guard !line.isEmpty else { return }
+    Console.guestLine(name, ending ? line + [10] : line)
+    line.removeAll()
   }
 }
 
-enum VMState: Equatable {
-  case running
-  /// The guest asked for SYSTEM_RESET: vCPUs leave, the VM reloads and boots again.
-  case resetting
-  /// Stopping or stopped, for `VM.stopReason`. No payload: the state is read without the VM
-  /// lock on every exit, and a one-byte value cannot be read torn.
-  case stopping
+/// The UART model's byte sink.
+struct HostConsoleSink: ByteSink {
+  unowned(unsafe) let console: GuestConsole
+  mutating func write(_ byte: UInt8) { console.write(byte) }
 }
 
-/// One virtual machine: its memory, its vGIC and devices, its vCPUs.
+/// One virtual machine, in parts with one job each. Locking rule (docs/design.md):
+/// - `devicesLock` guards `devices` (bus, device models, vGIC) and `backdoor`;
+/// - `lifecycleLock` guards `lifecycle` and the vCPUs' PSCI power states;
+/// - `accountingLock` guards `accounting`;
+/// - at most one of them is held at a time, and `Sched.lock` is never taken with one held.
+/// `lifecycle.state` is also read unlocked on every exit (a one-byte enum).
 final class VM {
   let id: Int
   let name: String
-  let layout: GuestLayout
+  let definition: VMDefinition
+
+  // Board and devices.
+  let devices: VMDevices<HostConsoleSink>
+  let devicesLock = SpinLock()
+  /// Guest RAM: `board.memory` in IPA space, at `ramHostBase` in host memory.
   let ramHostBase: UInt64
-  let gicVersion: KeelVGIC.GICVersion
+  let console: GuestConsole
   var stage2: Stage2Tables<HeapPages>
   let vmid: UInt8
-  var vgic: VGIC
-  var uart: PL011<VGICLine, HostConsoleSink>! = nil
-  /// GPIO with the power button on a line (gpio-keys in the guest DT): a graceful stop.
-  var gpio: PL061<VGICLine>! = nil
-  /// The button is held down until the guest has read the line (gpio-keys reads it after its
-  /// debounce delay); releasing it any earlier would lose the press.
-  var powerButtonHeld = false
-  /// Host count at the last (re)boot, and the CPU ticks and count the status screen last showed.
-  var bootedAt: UInt64 = 0
-  var screenSample: (ticks: UInt64, at: UInt64) = (0, 0)
-  var vcpus: [VCPU] = []
-  /// Guards vgic, uart, vCPU power states and `state`.
-  let lock = SpinLock()
-  var state: VMState = .running
-  /// The last vCPU of a stopping or rebooting VM has left and the stop or reboot was carried out.
-  var finished = false
-  /// Who asked for the reboot under way, or why the VM stops (reported when it happens).
-  var rebootReason = "reset by the guest"
-  var stopReason = ""
-  /// Host count when the stop or reboot under way began (a watchdog reports one that hangs).
-  var endRunAt: UInt64 = 0
-  var endRunReported = false
-  /// vCPUs to kick once the lock is dropped (bit n = vCPU n).
-  var pendingKicks: UInt64 = 0
-  /// CNTVOFF_EL2: the guest's virtual counter starts near zero when the VM is created.
-  var counterOffset: UInt64
-  /// Faults already reported, so a hostile guest cannot flood the console.
-  var reported: [UInt64] = []
-  /// Set at the first exit taken from EL0: the boot has reached user space (init).
-  var reachedUserspace = false
-
-  let definition: VMDefinition
-  /// Paused from the management console: vCPUs wait in Keel, guest time stands still.
-  var paused = false
-  var pausedAtCount: UInt64 = 0
-  /// Trapped-time mode: the guest's physical counter, derived from the host's (Time.swift).
-  var clock: GuestClock? = nil
-  var consoleLine: [UInt8] = []
   var backdoor: Backdoor<VMBackdoorHost>! = nil
   var bootImage: BootImage? = nil
-  /// Host counts of recent guest resets, to tell a reboot from a reset loop.
-  var resets: [UInt64] = []
 
+  // vCPUs.
+  var vcpus: [VCPU] = []
+
+  // Lifecycle.
+  let lifecycleLock = SpinLock()
+  var lifecycle = VMLifecycle()
+  var state: RunState { lifecycle.state }
+  var paused: Bool { lifecycle.paused }
+
+  // Time: CNTVOFF_EL2 (the guest's virtual counter starts near zero when the VM boots), and in
+  // trapped-time mode the guest's physical counter, derived from the host's (Time.swift).
+  var counterOffset: UInt64
+  var clock: GuestClock? = nil
+
+  // Accounting.
+  let accountingLock = SpinLock()
+  var accounting = VMAccounting()
+
+  var board: GuestBoard { devices.board }
   var guestCounterFrequency: UInt64 { definition.timeMode == .trapped ? (definition.timeFrequency ?? keel_read_cntfrq_el0()) : keel_read_cntfrq_el0() }
 
-  init(id: Int, definition: VMDefinition, layout: GuestLayout, ramHostBase: UInt64, gic: KeelVGIC.GICVersion, ipaBits: Int) throws(Stage2Error) {
-    let vcpuCount = definition.cpus
+  init(id: Int, definition: VMDefinition, board: GuestBoard, ramHostBase: UInt64, ipaBits: Int, gicv: PA?) throws(VMBuildError) {
     self.id = id
     self.definition = definition
     self.name = String(decoding: definition.name, as: UTF8.self)
-    self.layout = layout
     self.ramHostBase = ramHostBase
-    self.gicVersion = gic
+    console = GuestConsole(vmID: id, name: name)
     self.vmid = UInt8(id + 1)
-    stage2 = try Stage2Tables(allocator: HeapPages(), ipaBits: ipaBits)
-    var affinities: [Affinity] = []
-    for i in 0..<vcpuCount { affinities.append(Affinity(aff0: UInt8(i))) }
-    vgic = VGIC(version: gic, affinities: affinities)
     counterOffset = keel_read_cntpct_el0()
-    bootedAt = counterOffset
-    try stage2.map(ipa: layout.ram.base, to: PA(ramHostBase), size: layout.ram.size, .normal)
-    uart = PL011(irq: VGICLine(vm: self, intid: layout.uartINTID), out: HostConsoleSink(vm: self))
-    gpio = PL061(irq: VGICLine(vm: self, intid: layout.gpioINTID))
-    for i in 0..<vcpuCount { vcpus.append(VCPU(index: i, vm: self)) }
+    do throws(Stage2Error) {
+      stage2 = try Stage2Tables(allocator: HeapPages(), ipaBits: ipaBits)
+      for m in board.stage2Map(ramAt: PA(ramHostBase), virtualCPUInterfaceAt: gicv) {
+        try stage2.map(ipa: m.ipa, to: m.pa, size: m.size, m.attributes)
+      }
+    } catch { throw .stage2(error) }
+    do throws(BusError) {
+      devices = try VMDevices(board: board, console: HostConsoleSink(console: console))
+    } catch { throw .bus(error) }
+    accounting.bootedAt = counterOffset
+    for i in 0..<definition.cpus { vcpus.append(VCPU(index: i, vm: self)) }
     if definition.timeMode == .trapped {
       clock = GuestClock(hostHz: keel_read_cntfrq_el0(), guestHz: guestCounterFrequency, hostNow: keel_read_cntpct_el0())
     }
     backdoor = makeBackdoor(for: self)
   }
 
+  /// The vCPUs' hardware needs, once the devices lock is dropped (see `VMDevices.settle`).
+  func apply(_ effects: ShellEffects, from cpu: PerCPU? = nil) {
+    if effects.isEmpty { return }
+    if effects.deactivateHardware != 0 {
+      for i in 0..<32 where effects.deactivateHardware >> UInt32(i) & 1 == 1 { Host.gic.deactivate(UInt32(i)) }
+    }
+    deliver(self, effects.kick, from: cpu)
+    if effects.consoleDrained && id == Host.focus { resumeConsoleInput() }
+    if effects.powerOff { _ = endRun(self, .stopping, reason: "powered off by a device") }
+    if effects.reset { _ = endRun(self, .resetting, reason: "reset by a device") }
+  }
+
+  /// Runs `body` on the devices under their lock, then applies what they caused.
+  func withDevices(from cpu: PerCPU? = nil, _ body: (VMDevices<HostConsoleSink>) -> Void) {
+    devicesLock.lock()
+    body(devices)
+    let effects = devices.settle()
+    devicesLock.unlock()
+    apply(effects, from: cpu)
+  }
+
   /// Host address of guest RAM at `ipa`, if the whole range is RAM.
   func hostAddress(_ ipa: UInt64, length: UInt64 = 1) -> UInt64? {
-    guard layout.ram.contains(IPA(ipa), length: length) else { return nil }
-    return ramHostBase + (ipa - layout.ram.base.rawValue)
+    guard board.memory.contains(ipa, length: length) else { return nil }
+    return ramHostBase + (ipa - board.memory.base)
   }
 
   var exitTotals: ExitCounters {
@@ -155,38 +163,33 @@ final class VM {
   /// The exit census of the boot, printed once when the guest first runs user code
   /// (comparable with Xen's exits-to-init figure in linux-guest-and-measurement.md).
   func noteUserspace() {
-    lock.lock()
-    let first = !reachedUserspace
-    reachedUserspace = true
-    lock.unlock()
+    accountingLock.lock()
+    let first = accounting.noteUserspace()
+    accountingLock.unlock()
     if first { Console.log("\(name): first exit from user space after exits \(exitTotals.summary)") }
   }
 
   /// The virtual power button: the guest shuts down cleanly (if it listens to it).
-  func pressPowerButton() {
-    lock.lock()
-    gpio.pressPowerButton()
-    powerButtonHeld = true
-    let kicks = pendingKicks
-    pendingKicks = 0
-    lock.unlock()
-    deliver(self, kicks)
-  }
+  func pressPowerButton() { withDevices { $0.powerButton?.press() } }
 
   /// Report a guest misbehaviour once per (kind, address).
   func reportOnce(_ key: UInt64, _ message: String) {
-    lock.lock()
-    let fresh = !reported.contains(key) && reported.count < 64
-    if fresh { reported.append(key) }
-    lock.unlock()
+    accountingLock.lock()
+    let fresh = accounting.firstReport(key)
+    accountingLock.unlock()
     if fresh { Console.log("\(name): \(message)") }
   }
+}
+
+enum VMBuildError: Error {
+  case stage2(Stage2Error)
+  case bus(BusError)
 }
 
 extension VM: PSCIMachine {
   var vcpuCount: Int { vcpus.count }
   func affinity(ofVCPU index: Int) -> Affinity { vcpus[index].affinity }
   func powerState(ofVCPU index: Int) -> VCPUPowerState { vcpus[index].power }
-  func isValidEntryPoint(_ address: UInt64) -> Bool { layout.ram.contains(IPA(address), length: 4) && address % 4 == 0 }
+  func isValidEntryPoint(_ address: UInt64) -> Bool { board.memory.contains(address, length: 4) && address % 4 == 0 }
 }
 #endif

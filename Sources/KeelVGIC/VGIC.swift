@@ -1,6 +1,5 @@
 import KeelArch
 
-public enum GICVersion: Int, Sendable { case v2 = 2, v3 = 3 }
 
 /// Side effects of a vGIC operation that the hypervisor must carry out on real hardware.
 public struct VGICEffects: Equatable, Sendable {

@@ -61,7 +61,7 @@ public struct ConfigurationError: Error, Equatable, Sendable, CustomStringConver
   public var description: String { "configuration line \(line): \(message)" }
 }
 
-public enum HypervisorConfiguration {
+public enum ConfigurationModule {
   public static let maxSize = 64 * 1024
 
   /// The VMs of the configuration (see `parseMachine` for groups and the CPU unit).
@@ -158,7 +158,7 @@ public enum HypervisorConfiguration {
       case "guestinfo":
         let kv = splitFirst(value[...])
         guard !kv.key.isEmpty else { throw fail("guestinfo needs a key") }
-        vm.guestInfo.append((key: kv.key, value: unescape(kv.rest)))
+        vm.guestInfo.append((key: kv.key, value: ProtocolEscaping.unescape(kv.rest)))
       case "group": vm.group = value
       case "shares": vm.shares = try shares(value, lineNumber)
       case "cpu.min": vm.cpuMinMHz = try mhz(value, lineNumber)
@@ -225,41 +225,5 @@ public enum HypervisorConfiguration {
       n = s
     }
     return n
-  }
-
-  /// `\\`, `\n`, `\t` and `\s` (space) escapes of the configuration and management protocols.
-  public static func unescape(_ v: [UInt8]) -> [UInt8] {
-    var out: [UInt8] = []
-    var escaped = false
-    for c in v {
-      if escaped {
-        switch c {
-        case UInt8(ascii: "n"): out.append(10)
-        case UInt8(ascii: "t"): out.append(9)
-        case UInt8(ascii: "s"): out.append(32)
-        default: out.append(c)
-        }
-        escaped = false
-      } else if c == UInt8(ascii: "\\") {
-        escaped = true
-      } else {
-        out.append(c)
-      }
-    }
-    return out
-  }
-
-  public static func escape(_ v: [UInt8]) -> [UInt8] {
-    var out: [UInt8] = []
-    for (i, c) in v.enumerated() {
-      switch c {
-      case UInt8(ascii: "\\"): out += [92, 92]
-      case 10: out += [92, UInt8(ascii: "n")]
-      case 9: out += [92, UInt8(ascii: "t")]
-      case 32 where i == 0 || i == v.count - 1: out += [92, UInt8(ascii: "s")]
-      default: out.append(c)
-      }
-    }
-    return out
   }
 }

@@ -17,7 +17,7 @@ public enum Stage2Error: Error, Equatable, Sendable {
 }
 
 /// Stage-2 memory attributes (Arm ARM D8.5.5, stage 2 MemAttr and S2AP).
-public enum Stage2Memory: Sendable {
+public enum Stage2Memory: Sendable, Equatable {
   /// Normal, inner/outer write-back: guest RAM.
   case normal
   /// Device-nGnRE: pass-through device frames such as the GICv2 virtual CPU interface.

@@ -1,3 +1,4 @@
+import KeelVM
 import ArgumentParser
 import Foundation
 import KeelHost
@@ -45,7 +46,7 @@ struct GuestInfoCommand: ParsableCommand {
     }
     let text = try Management.send(request, vm: vm)
     if case .getGuestInfo = request {
-      FileHandle.standardOutput.write(Data((GuestInfoEscaping.unescape(text ?? "") + "\n").utf8))
+      FileHandle.standardOutput.write(Data((ProtocolEscaping.unescape(text ?? "") + "\n").utf8))
     }
   }
 }

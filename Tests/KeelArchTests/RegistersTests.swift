@@ -4,7 +4,7 @@ import KeelArch
 @Suite struct HypervisorConfigurationTests {
   @Test func bitPositionsFromArmARM() {
     // HCR_EL2 field positions (Arm ARM D17.2.48).
-    let table: [(HypervisorConfiguration, Int)] = [
+    let table: [(HypervisorConfigurationRegister, Int)] = [
       (.stage2, 0), (.setWayInvalidateOverride, 1), (.protectedTableWalk, 2), (.routeFIQ, 3), (.routeIRQ, 4),
       (.routeSError, 5), (.forceBroadcast, 9), (.barrierInnerShareable, 10), (.trapWFI, 13), (.trapWFE, 14),
       (.trapSMC, 19), (.trapImplementationDefined, 20), (.trapAuxiliaryControl, 21), (.trapSetWay, 22),
@@ -16,7 +16,7 @@ import KeelArch
   }
 
   @Test func guestPreset() {
-    let g = HypervisorConfiguration.keelGuest
+    let g = HypervisorConfigurationRegister.keelGuest
     #expect(g.contains([.stage2, .routeIRQ, .routeFIQ, .routeSError, .trapSMC, .el1AArch64, .trapWFI]))
     // BSU is a two-bit field [11:10]; inner shareable is 0b01, so bit 11 must stay clear.
     #expect(g.rawValue >> 10 & 3 == 0b01)

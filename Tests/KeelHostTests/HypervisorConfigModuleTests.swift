@@ -24,7 +24,7 @@ import Testing
     let layout = MachineLayout(vms: [
       .init(kernelSize: 3 << 20, initrdSize: 1 << 20, memoryMiB: 256), .init(kernelSize: 4096, initrdSize: nil, memoryMiB: 64),
     ])
-    let text = HypervisorConfigModule.text(vms: [web, db], layout: layout)
+    let text = ConfigurationModule.text(vms: [web, db], layout: layout)
     let parsed = blocks(text)
     #expect(text.contains("\ncpu-mhz 1000\n"))
     #expect(parsed.count == 2)
@@ -46,23 +46,23 @@ import Testing
     #expect(text.hasSuffix("end\n"))
     // Guestinfo values come back exactly after the hypervisor's unescaping.
     let motd = parsed[0]["guestinfo"]![1].dropFirst("motd ".count)
-    #expect(GuestInfoEscaping.unescape(String(motd)) == " hi\\there \n")
+    #expect(ProtocolEscaping.unescape(String(motd)) == " hi\\there \n")
   }
 
   @Test func bytesEndInNUL() throws {
     let layout = MachineLayout(vms: [.init(kernelSize: 1, initrdSize: nil, memoryMiB: 16)])
     let vms = [VMConfiguration(name: "vm0")]
-    let bytes = try HypervisorConfigModule.bytes(vms: vms, layout: layout)
+    let bytes = try ConfigurationModule.bytes(vms: vms, layout: layout)
     #expect(bytes.last == 0)
-    #expect(bytes.dropLast() == ArraySlice(HypervisorConfigModule.text(vms: vms, layout: layout).utf8))
+    #expect(bytes.dropLast() == ArraySlice(ConfigurationModule.text(vms: vms, layout: layout).utf8))
     #expect(!bytes.dropLast().contains(0))
   }
 
   @Test func tooMuchGuestinfoIsRefused() {
     let big = (0..<200).map { VMConfiguration.GuestInfoEntry(key: "k\($0)", value: String(repeating: "x", count: 400)) }
     let layout = MachineLayout(vms: [.init(kernelSize: 1, initrdSize: nil, memoryMiB: 16)])
-    #expect(throws: HypervisorConfigModule.Problem.self) {
-      try HypervisorConfigModule.bytes(vms: [VMConfiguration(name: "vm0", guestInfo: big)], layout: layout)
+    #expect(throws: ConfigurationModule.Problem.self) {
+      try ConfigurationModule.bytes(vms: [VMConfiguration(name: "vm0", guestInfo: big)], layout: layout)
     }
   }
 
@@ -80,7 +80,7 @@ import Testing
   // MARK: Round trips through the hypervisor's parser (KeelVM)
 
   func parse(_ text: String) throws -> MachineDefinition {
-    try (Array(text.utf8) + [0]).withUnsafeBytes { buffer in try HypervisorConfiguration.parseMachine(buffer) }
+    try (Array(text.utf8) + [0]).withUnsafeBytes { buffer in try ConfigurationModule.parseMachine(buffer) }
   }
 
   static let tenants = HostResources(cpuMHz: 2000, groups: [
@@ -98,7 +98,7 @@ import Testing
       VMConfiguration(name: "plain"),
     ]
     let layout = MachineLayout(vms: vms.map { _ in .init(kernelSize: 4096, initrdSize: nil, memoryMiB: 64) })
-    let text = HypervisorConfigModule.text(vms: vms, layout: layout, resources: Self.tenants)
+    let text = ConfigurationModule.text(vms: vms, layout: layout, resources: Self.tenants)
     #expect(text.contains("\ngroup tenantA/web\nshares 4000\ncpu.min 200\ncpu.max 1500\nend\n"))
 
     let machine = try parse(text)
@@ -121,7 +121,7 @@ import Testing
 
   @Test func withoutHostResourcesTheUnitIsTheDefaultAndThereAreNoGroups() throws {
     let layout = MachineLayout(vms: [.init(kernelSize: 4096, initrdSize: nil, memoryMiB: 64)])
-    let machine = try parse(HypervisorConfigModule.text(vms: [VMConfiguration(name: "vm0")], layout: layout))
+    let machine = try parse(ConfigurationModule.text(vms: [VMConfiguration(name: "vm0")], layout: layout))
     #expect(machine.cpuMHz == 1000)
     #expect(machine.groups.isEmpty)
     #expect(machine.vms.count == 1 && machine.vms[0].shares == nil && machine.vms[0].cpuMinMHz == 0 && machine.vms[0].cpuMaxMHz == nil)

@@ -1,3 +1,4 @@
+import KeelVM
 import Testing
 @testable import KeelHost
 
@@ -9,26 +10,26 @@ import Testing
 
   @Test(arguments: values)
   func escapingRoundTrips(_ value: String) {
-    let escaped = GuestInfoEscaping.escape(value)
-    #expect(GuestInfoEscaping.unescape(escaped) == value)
+    let escaped = ProtocolEscaping.escape(value)
+    #expect(ProtocolEscaping.unescape(escaped) == value)
     // One line, no leading or trailing blanks: safe as "rest of line" after a trimming parser.
     #expect(!escaped.contains("\n") && !escaped.contains("\t"))
     #expect(escaped.first != " " && escaped.last != " ")
   }
 
   @Test func escapingSpelling() {
-    #expect(GuestInfoEscaping.escape(" a b ") == "\\sa b\\s")
-    #expect(GuestInfoEscaping.escape("a\\b\nc\td") == "a\\\\b\\nc\\td")
-    #expect(GuestInfoEscaping.escape("  ") == "\\s\\s")
-    #expect(GuestInfoEscaping.unescape("\\q\\") == "\\q\\")  // unknown escapes survive
+    #expect(ProtocolEscaping.escape(" a b ") == "\\sa b\\s")
+    #expect(ProtocolEscaping.escape("a\\b\nc\td") == "a\\\\b\\nc\\td")
+    #expect(ProtocolEscaping.escape("  ") == "\\s\\s")
+    #expect(ProtocolEscaping.unescape("\\q\\") == "\\q\\")  // unknown escapes survive
   }
 
   @Test func forbiddenBytes() {
-    #expect(GuestInfoEscaping.forbiddenByte(in: "ok\t\n") == nil)
-    #expect(GuestInfoEscaping.forbiddenByte(in: "a\u{1C}b") == 0x1C)
-    #expect(GuestInfoEscaping.forbiddenByte(in: "a\rb") == 0x0D)
-    #expect(GuestInfoEscaping.forbiddenByte(in: "\u{0}") == 0)
-    #expect(GuestInfoEscaping.forbiddenByte(in: "\u{7F}") == 0x7F)
+    #expect(ProtocolEscaping.forbiddenByte(in: "ok\t\n") == nil)
+    #expect(ProtocolEscaping.forbiddenByte(in: "a\u{1C}b") == 0x1C)
+    #expect(ProtocolEscaping.forbiddenByte(in: "a\rb") == 0x0D)
+    #expect(ProtocolEscaping.forbiddenByte(in: "\u{0}") == 0)
+    #expect(ProtocolEscaping.forbiddenByte(in: "\u{7F}") == 0x7F)
   }
 
   @Test(arguments: values.filter { !$0.isEmpty })

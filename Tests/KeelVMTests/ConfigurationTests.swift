@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct ConfigurationModuleTests {
   func parse(_ text: String) throws -> MachineDefinition {
-    try (Array(text.utf8) + [0]).withUnsafeBytes { try HypervisorConfiguration.parseMachine($0) }
+    try (Array(text.utf8) + [0]).withUnsafeBytes { try ConfigurationModule.parseMachine($0) }
   }
 
   @Test func groupsAndCPUAllocation() throws {

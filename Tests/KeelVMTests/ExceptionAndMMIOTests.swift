@@ -124,56 +124,6 @@ enum Mode {
   }
 }
 
-@Suite struct GuestLayoutTests {
-  let layout = GuestLayout(ram: IPARange(base: IPA(0x4000_0000), size: 0x1000_0000))
-
-  @Test func routesDistributor() {
-    #expect(layout.route(IPA(0x0800_0000), gic: .v3, vcpus: 2) == .distributor(offset: 0))
-    #expect(layout.route(IPA(0x0800_6108), gic: .v2, vcpus: 2) == .distributor(offset: 0x6108))
-    #expect(layout.route(IPA(0x0800_FFFC), gic: .v3, vcpus: 2) == .distributor(offset: 0xFFFC))
-  }
-
-  @Test func routesRedistributorsOnlyForV3() {
-    #expect(layout.route(IPA(0x080A_0000), gic: .v3, vcpus: 2) == .redistributor(offset: 0))
-    #expect(layout.route(IPA(0x080A_0000 + 0x3_0008), gic: .v3, vcpus: 2) == .redistributor(offset: 0x3_0008))
-    #expect(layout.route(IPA(0x080A_0000 + 0x4_0000), gic: .v3, vcpus: 2) == MMIOTarget.none)   // past the last frame
-    #expect(layout.route(IPA(0x080A_0000 + 0x4_0000), gic: .v3, vcpus: 3) == .redistributor(offset: 0x4_0000))
-    #expect(layout.route(IPA(0x080A_0000), gic: .v2, vcpus: 2) == MMIOTarget.none)
-  }
-
-  @Test func routesUART() {
-    #expect(layout.route(IPA(0x0900_0018), gic: .v3, vcpus: 1) == .uart(offset: 0x18))
-    #expect(layout.route(IPA(0x0900_1000), gic: .v3, vcpus: 1) == MMIOTarget.none)
-    #expect(layout.route(IPA(0x08FF_FFFF), gic: .v3, vcpus: 1) == MMIOTarget.none)
-  }
-
-  @Test func routesGPIO() {
-    #expect(layout.gpio == IPARange(base: IPA(0x0903_0000), size: 0x1000))
-    #expect(layout.gpioINTID == 39)
-    #expect(layout.route(IPA(0x0903_0000), gic: .v3, vcpus: 1) == .gpio(offset: 0))
-    #expect(layout.route(IPA(0x0903_0414), gic: .v2, vcpus: 4) == .gpio(offset: 0x414))
-    #expect(layout.route(IPA(0x0903_0FFC), gic: .v3, vcpus: 1) == .gpio(offset: 0xFFC))
-    #expect(layout.route(IPA(0x0903_1000), gic: .v3, vcpus: 1) == MMIOTarget.none)
-    #expect(layout.route(IPA(0x0902_FFFF), gic: .v3, vcpus: 1) == MMIOTarget.none)
-  }
-
-  @Test func ramAndHolesAreNotMMIO() {
-    #expect(layout.route(IPA(0x4000_0000), gic: .v3, vcpus: 1) == MMIOTarget.none)
-    #expect(layout.route(IPA(0), gic: .v3, vcpus: 1) == MMIOTarget.none)
-    #expect(layout.route(IPA(0x0801_0000), gic: .v3, vcpus: 1) == MMIOTarget.none)   // GICC is not trapped
-  }
-
-  @Test func movedDevicesFollowTheLayout() {
-    var l = layout
-    l.uart = IPARange(base: IPA(0x1000_0000), size: 0x1000)
-    #expect(l.route(IPA(0x1000_0004), gic: .v2, vcpus: 1) == .uart(offset: 4))
-    #expect(l.route(IPA(0x0900_0004), gic: .v2, vcpus: 1) == MMIOTarget.none)
-    l.gpio = IPARange(base: IPA(0x1001_0000), size: 0x1000)
-    #expect(l.route(IPA(0x1001_0400), gic: .v2, vcpus: 1) == .gpio(offset: 0x400))
-    #expect(l.route(IPA(0x0903_0400), gic: .v2, vcpus: 1) == MMIOTarget.none)
-  }
-}
-
 @Suite struct ExitCountersTests {
   @Test func summaryAndTotals() {
     var a = ExitCounters()

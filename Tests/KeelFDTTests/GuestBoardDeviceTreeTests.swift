@@ -1,14 +1,16 @@
 import Testing
 import KeelFDT
+import KeelVM
+import KeelArch
 
-@Suite struct GuestPlatformTests {
+@Suite struct GuestBoardDeviceTreeTests {
   static let ram = MemoryRegion(0x4000_0000, 0x2000_0000)
 
   @Test func gicv3GuestReparsesToIntendedMachine() throws {
-    var platform = GuestPlatform(cpuCount: 2, memory: Self.ram)
+    var platform = GuestBoard(cpuCount: 2, memory: Self.ram)
     platform.bootargs = "console=ttyAMA0 earlycon"
     platform.initrd = MemoryRegion(0x4800_0000, 0x12_3456)
-    let blob = platform.build()
+    let blob = platform.deviceTree()
     let machine = try MachineDescription(dtb: blob)
     #expect(machine.cpus == [0, 1])
     #expect(machine.memory == [Self.ram])
@@ -62,9 +64,9 @@ import KeelFDT
   }
 
   @Test func gicv2GuestWithMSIFrame() throws {
-    var platform = GuestPlatform(cpuCount: 4, memory: Self.ram, gicVersion: .v2)
+    var platform = GuestBoard(cpuCount: 4, memory: Self.ram, gicVersion: .v2)
     platform.gicv2mFrame = .init(region: MemoryRegion(0x802_0000, 0x1000), baseSPI: 64, spiCount: 32)
-    let blob = platform.build()
+    let blob = platform.deviceTree()
     let machine = try MachineDescription(dtb: blob)
     let gic = try #require(machine.gic)
     #expect(gic.version == .v2)
@@ -84,14 +86,14 @@ import KeelFDT
   }
 
   @Test func parametersOverrideDefaults() throws {
-    var platform = GuestPlatform(cpuAffinities: [0x0, 0x100, 0x1_0000_0000], memory: MemoryRegion(0x8000_0000, 0x4000_0000))
+    var platform = GuestBoard(cpuAffinities: [0x0, 0x100, 0x1_0000_0000], memory: MemoryRegion(0x8000_0000, 0x4000_0000))
     platform.uartBase = 0x1c09_0000
     platform.uartSPI = 5
     platform.gicDistributor = MemoryRegion(0x2f00_0000, 0x10000)
     platform.gicRedistributorBase = 0x2f10_0000
     platform.hypervisorCompatible = "vmware"
     platform.model = "other"
-    let blob = platform.build()
+    let blob = platform.deviceTree()
     let machine = try MachineDescription(dtb: blob)
     #expect(machine.cpus == [0x0, 0x100, 0x1_0000_0000])
     #expect(machine.uart == HostUART(base: 0x1c09_0000, size: 0x1000, intid: 37, path: "/pl011@1c090000"))
@@ -106,9 +108,9 @@ import KeelFDT
   }
 
   @Test func powerButtonIsAPL061WithGPIOKeysAsOnQEMUVirt() throws {
-    let platform = GuestPlatform(cpuCount: 1, memory: Self.ram)
+    let platform = GuestBoard(cpuCount: 1, memory: Self.ram)
     #expect(platform.powerButton)
-    let tree = try FDT(parsing: platform.build())
+    let tree = try FDT(parsing: platform.deviceTree())
     let located = try #require(tree.nodes(compatibleWith: "arm,pl061").first)
     #expect(located.path == "/pl061@9030000")
     let gpio = located.node
@@ -135,25 +137,25 @@ import KeelFDT
   }
 
   @Test func powerButtonFollowsItsParametersAndCanBeLeftOut() throws {
-    var platform = GuestPlatform(cpuCount: 1, memory: Self.ram, gicVersion: .v2)
+    var platform = GuestBoard(cpuCount: 1, memory: Self.ram, gicVersion: .v2)
     platform.gpioBase = 0x1c0a_0000
     platform.gpioSPI = 9
     platform.powerButtonLine = 5
-    var tree = try FDT(parsing: platform.build())
+    var tree = try FDT(parsing: platform.deviceTree())
     let gpio = try #require(tree.node(atPath: "/pl061@1c0a0000"))
     #expect(gpio.property("interrupts")?.cells == [0, 9, 4])
     #expect(tree.node(atPath: "/gpio-keys/poweroff")?.property("gpios")?.cells == [try #require(gpio.phandle), 5, 0])
 
     platform.powerButton = false
-    tree = try FDT(parsing: platform.build())
+    tree = try FDT(parsing: platform.deviceTree())
     #expect(tree.nodes(compatibleWith: "arm,pl061").isEmpty)
     #expect(tree.node(atPath: "/gpio-keys") == nil)
     #expect(tree.node(atPath: "/pl011@9000000") != nil)
   }
 
   @Test func everyCPUOffersThePSCIStandbyIdleState() throws {
-    var platform = GuestPlatform(cpuCount: 2, memory: Self.ram)
-    var tree = try FDT(parsing: platform.build())
+    var platform = GuestBoard(cpuCount: 2, memory: Self.ram)
+    var tree = try FDT(parsing: platform.deviceTree())
     let states = try #require(tree.node(atPath: "/cpus/idle-states"))
     #expect(states.property("entry-method")?.string == "psci")
     let standby = try #require(tree.node(atPath: "/cpus/idle-states/cpu-standby"))
@@ -167,7 +169,7 @@ import KeelFDT
       #expect(tree.node(atPath: "/cpus/" + cpu)?.property("cpu-idle-states")?.cells == [phandle])
     }
     platform.idleState = nil
-    tree = try FDT(parsing: platform.build())
+    tree = try FDT(parsing: platform.deviceTree())
     #expect(tree.node(atPath: "/cpus/idle-states") == nil)
     #expect(tree.node(atPath: "/cpus/cpu@0")?.hasProperty("cpu-idle-states") == false)
   }
@@ -175,11 +177,11 @@ import KeelFDT
   @Test(arguments: [GICVersion.v3, .v2])
   func dtcAcceptsGuestTreeWithoutWarnings(version: GICVersion) throws {
     try #require(DTC.isAvailable, "dtc is missing: apt-get install device-tree-compiler (scripts/test.sh does)")
-    var platform = GuestPlatform(cpuCount: 2, memory: Self.ram, gicVersion: version)
+    var platform = GuestBoard(cpuCount: 2, memory: Self.ram, gicVersion: version)
     platform.initrd = MemoryRegion(0x4800_0000, 0x1000)
     platform.hypervisorCompatible = "vmware"
     if version == .v2 { platform.gicv2mFrame = .init(region: MemoryRegion(0x802_0000, 0x1000)) }
-    let out = try DTC.decompile(platform.build())
+    let out = try DTC.decompile(platform.deviceTree())
     #expect(out.status == 0)
     #expect(out.diagnostics.isEmpty, "\(out.diagnostics)")
   }

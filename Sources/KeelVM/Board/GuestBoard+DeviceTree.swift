@@ -1,120 +1,11 @@
-/// The virtual machine a Linux guest is told about. Defaults mirror QEMU `virt`, so a stock
-/// arm64 defconfig kernel finds its devices where it expects them; every value is a parameter.
-public struct GuestPlatform: Equatable, Sendable {
-  /// A GICv2m MSI frame exposed as a child of the GIC node.
-  public struct GICv2mFrame: Equatable, Sendable {
-    public var region: MemoryRegion
-    /// `arm,msi-base-spi` / `arm,msi-num-spis`; omitted when nil (the frame's TYPER then decides).
-    public var baseSPI: UInt32?
-    public var spiCount: UInt32?
+import KeelArch
+import KeelFDT
 
-    public init(region: MemoryRegion, baseSPI: UInt32? = nil, spiCount: UInt32? = nil) {
-      self.region = region
-      self.baseSPI = baseSPI
-      self.spiCount = spiCount
-    }
-  }
-
-  /// PPI numbers (INTID - 16) of the generic timer, in the binding's order.
-  public struct TimerPPIs: Equatable, Sendable {
-    public var securePhysical: UInt32 = 13
-    public var nonSecurePhysical: UInt32 = 14
-    public var virtual: UInt32 = 11
-    public var hypervisorPhysical: UInt32 = 10
-    /// Only the physical timer: the guest then runs its clock on the (trapped) physical counter.
-    public var physicalOnly = false
-    /// `clock-frequency` of the timer node, which Linux prefers over CNTFRQ_EL0 (a trapped
-    /// physical counter may run at a frequency the hardware register cannot report).
-    public var clockFrequency: UInt32? = nil
-
-    public init() {}
-  }
-
-  /// MPIDR affinity value of each vCPU, in vCPU order.
-  public var cpuAffinities: [UInt64]
-  /// Guest RAM as an IPA range.
-  public var memory: MemoryRegion
-  public var gicVersion: GICVersion
-  public var gicDistributor: MemoryRegion
-  /// GICv3: start of the single redistributor region; each vCPU takes `gicRedistributorStride`.
-  public var gicRedistributorBase: UInt64
-  public var gicRedistributorStride: UInt64
-  /// GICv2: the CPU interface the guest uses (backed by the host's GICV).
-  public var gicCPUInterface: MemoryRegion
-  public var gicv2mFrame: GICv2mFrame?
-  public var timerPPIs: TimerPPIs
-  public var uartBase: UInt64
-  public var uartSize: UInt64
-  /// SPI number (INTID - 32).
-  public var uartSPI: UInt32
-  public var uartClockFrequency: UInt32
-  public var uartClockName: String
-  /// A PL061 GPIO controller with a `gpio-keys` power button on one of its lines, as QEMU
-  /// `virt` has: Linux's gpio-keys reports KEY_POWER when the host raises the line.
-  public var powerButton: Bool
-  public var gpioBase: UInt64
-  public var gpioSize: UInt64
-  /// SPI number (INTID - 32).
-  public var gpioSPI: UInt32
-  /// The PL061 line the button is wired to (active high).
-  public var powerButtonLine: UInt32
-  /// A PSCI CPU_SUSPEND state offered to the guest's cpuidle (`/cpus/idle-states`), so an idle
-  /// guest tells the hypervisor how long it expects to sleep: Linux's cpuidle-psci enters it for
-  /// idle periods longer than its minimum residency, and plain WFI for shorter ones.
-  public var idleState: IdleState?
-  public var bootargs: String
-  /// Where the initrd sits in guest IPA space; nil means no initrd properties.
-  public var initrd: MemoryRegion?
-  /// Compatible of an optional `/hypervisor` node (for example "vmware"); nil omits the node.
-  public var hypervisorCompatible: String?
-  public var model: String
-  public var compatible: String
-  public var psciCompatible: [String]
-  public var psciMethod: PSCIConduit
-
-  public init(cpuCount: Int, memory: MemoryRegion, gicVersion: GICVersion = .v3) {
-    precondition(cpuCount >= 1, "a guest needs a vCPU")
-    self.init(cpuAffinities: (0..<cpuCount).map { UInt64($0) }, memory: memory, gicVersion: gicVersion)
-  }
-
-  public init(cpuAffinities: [UInt64], memory: MemoryRegion, gicVersion: GICVersion = .v3) {
-    self.cpuAffinities = cpuAffinities
-    self.memory = memory
-    self.gicVersion = gicVersion
-    gicDistributor = MemoryRegion(base: 0x0800_0000, size: gicVersion == .v3 ? 0x10000 : 0x1000)
-    gicRedistributorBase = 0x080A_0000
-    gicRedistributorStride = 0x20000
-    gicCPUInterface = MemoryRegion(base: 0x0801_0000, size: 0x2000)
-    gicv2mFrame = nil
-    timerPPIs = TimerPPIs()
-    uartBase = 0x0900_0000
-    uartSize = 0x1000
-    uartSPI = 1
-    uartClockFrequency = 24_000_000
-    uartClockName = "clk24mhz"
-    powerButton = true
-    gpioBase = 0x0903_0000
-    gpioSize = 0x1000
-    gpioSPI = 7
-    powerButtonLine = 3
-    idleState = IdleState()
-    bootargs = ""
-    initrd = nil
-    hypervisorCompatible = nil
-    model = "Keel virtual machine"
-    compatible = "linux,dummy-virt"
-    psciCompatible = ["arm,psci-1.0", "arm,psci-0.2"]
-    psciMethod = .hvc
-  }
-
-  /// The redistributor region sized for every vCPU.
-  public var gicRedistributors: MemoryRegion {
-    MemoryRegion(base: gicRedistributorBase, size: gicRedistributorStride * UInt64(cpuAffinities.count))
-  }
-
-  public var uartNodeName: String { "pl011@" + hexString(uartBase) }
-  public var uartPath: String { "/" + uartNodeName }
-  public var gpioNodeName: String { "pl061@" + hexString(gpioBase) }
+/// The device tree a Linux guest is given, written from the board.
+extension GuestBoard {
+  var uartNodeName: String { "pl011@" + hexString(uartBase) }
+  var uartPath: String { "/" + uartNodeName }
+  var gpioNodeName: String { "pl061@" + hexString(gpioBase) }
 
   static let gicPhandle: UInt32 = 0x8001
   static let clockPhandle: UInt32 = 0x8000
@@ -124,7 +15,7 @@ public struct GuestPlatform: Equatable, Sendable {
   static let keyPower: UInt32 = 116
   static let levelHigh: UInt32 = 4
 
-  public func build() -> [UInt8] {
+  public func deviceTree() -> [UInt8] {
     var w = FDTWriter()
     w.beginNode("")
     w.property("#address-cells", u32: 2)
@@ -257,7 +148,10 @@ public struct GuestPlatform: Equatable, Sendable {
     w.property("compatible", strings: ["arm,pl011", "arm,primecell"])
     w.property("reg", regions: [MemoryRegion(base: uartBase, size: uartSize)], addressCells: 2, sizeCells: 2)
     w.property("interrupts", cells: [0, uartSPI, Self.levelHigh])
-    w.property("clocks", cells: [Self.clockPhandle, Self.clockPhandle])
+    // Not the literal `[clockPhandle, clockPhandle]`: swiftc 6.3.1 in Embedded mode, outside the
+    // module that defines `FDTWriter`, emits an all-constant array literal as a static object
+    // whose elements the image reads as garbage (the guest then has no console).
+    w.property("clocks", cells: Array(repeating: Self.clockPhandle, count: 2))
     w.property("clock-names", strings: ["uartclk", "apb_pclk"])
     w.endNode()
   }
@@ -286,19 +180,4 @@ public struct GuestPlatform: Equatable, Sendable {
     w.endNode()
     w.endNode()
   }
-}
-
-/// A CPU idle state of the guest DT (Documentation/devicetree/bindings/cpu/idle-states.yaml).
-public struct IdleState: Equatable, Sendable {
-  /// PSCI CPU_SUSPEND power_state, original format: a standby (retention) state at the core
-  /// level, so no context is lost and the guest's timer keeps running (no `local-timer-stop`).
-  public var psciSuspendParameter: UInt32 = 0x0000_0001
-  public var entryLatencyMicroseconds: UInt32 = 100
-  public var exitLatencyMicroseconds: UInt32 = 200
-  /// Shorter predicted idle periods use WFI. Long, because Linux runs its CPU PM notifiers
-  /// around every entry (the GICv3 driver's touch the distributor and redistributor: exits),
-  /// so the state pays only for the long sleeps of an idle guest, where the hypervisor's
-  /// 500 µs slack for it coalesces wake-ups.
-  public var minimumResidencyMicroseconds: UInt32 = 20000
-  public init() {}
 }

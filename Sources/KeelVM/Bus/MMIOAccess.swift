@@ -10,6 +10,8 @@ public struct MMIOAccess: Equatable, Sendable {
   public let signExtend: Bool
   public let to64Bit: Bool
 
+  /// Decodes a data abort once: nil when the syndrome does not describe the access (ISV clear,
+  /// as for LDP or a post-indexed load) or the abort happened on the guest's own table walk.
   public init?(_ iss: DataAbortISS, address: IPA) {
     guard iss.isValid, !iss.onStage1Walk else { return nil }
     self.address = address
@@ -35,44 +37,6 @@ public struct MMIOAccess: Equatable, Sendable {
   }
 }
 
-/// The fixed guest-physical layout of a Keel VM (mirrors QEMU virt, which Linux knows well).
-public struct GuestLayout: Sendable, Equatable {
-  public var ram: IPARange
-  public var distributor = IPARange(base: IPA(0x0800_0000), size: 0x1_0000)
-  /// GICv2 only: the guest's GICC, backed by the host's GICV frame (no traps).
-  public var cpuInterface = IPARange(base: IPA(0x0801_0000), size: 0x2000)
-  /// GICv3 only: one 128 KiB frame pair per vCPU.
-  public var redistributorBase = IPA(0x080A_0000)
-  public var uart = IPARange(base: IPA(0x0900_0000), size: 0x1000)
-  public var uartINTID: UInt32 = 33
-  /// The PL061 GPIO controller carrying the guest's power button (GuestPlatform.powerButton).
-  public var gpio = IPARange(base: IPA(0x0903_0000), size: 0x1000)
-  public var gpioINTID: UInt32 = 39
-
-  public init(ram: IPARange) { self.ram = ram }
-}
-
-public enum MMIOTarget: Equatable, Sendable {
-  case distributor(offset: UInt64)
-  case redistributor(offset: UInt64)
-  case uart(offset: UInt16)
-  case gpio(offset: UInt16)
-  case none
-}
-
-extension GuestLayout {
-  public func route(_ ipa: IPA, gic: GICVersionTag, vcpus: Int) -> MMIOTarget {
-    if let o = ipa.offset(from: distributor.base), o < distributor.size { return .distributor(offset: o) }
-    if gic == .v3, let o = ipa.offset(from: redistributorBase), o < 0x20000 * UInt64(vcpus) { return .redistributor(offset: o) }
-    if let o = ipa.offset(from: uart.base), o < uart.size { return .uart(offset: UInt16(o)) }
-    if let o = ipa.offset(from: gpio.base), o < gpio.size { return .gpio(offset: UInt16(o)) }
-    return .none
-  }
-}
-
-/// GIC version as the layout needs it (kept here so KeelVM's layout does not depend on KeelVGIC's state).
-public enum GICVersionTag: Sendable, Equatable { case v2, v3 }
-
 /// Exits by cause, printed when a VM stops.
 public struct ExitCounters: Sendable, Equatable {
   /// Data aborts, split by what they hit: the emulated GIC, the virtual UART, or nothing.
@@ -81,6 +45,15 @@ public struct ExitCounters: Sendable, Equatable {
   /// Of the exits above, those that were VMware backdoor calls.
   public var backdoor = 0
   public init() {}
+  /// One data abort, counted by what it hit (nil: nothing the VM has).
+  public mutating func countDataAbort(_ category: DeviceCategory?) {
+    switch category {
+    case .gic: gicAccess += 1
+    case .uart: uartAccess += 1
+    case .gpio: gpioAccess += 1
+    case nil: faults += 1
+    }
+  }
   public var dataAbort: Int { gicAccess + uartAccess + gpioAccess + faults }
   public var total: Int { dataAbort + hvc + smc + systemRegister + wfi + wfe + irq + other }
   public mutating func add(_ o: ExitCounters) {
