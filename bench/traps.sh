@@ -112,7 +112,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b != "") printf "%.1fx",
 echo "Trap microbenchmark, $(sed -n 's/^microbench: starting at EL1, CNTFRQ_EL0 [0-9]* Hz, \([0-9]*\) iterations.*/\1/p' "$work/keel.log" | tr -d '\r' | head -n 1) iterations each, virtual ns (icount shift=0: 1 instruction = 1 ns)"
 printf '%-20s %12s %8s %12s %8s %12s %8s\n' "operation" "keel ns" "/cntvct" "trapped ns" "/cntvct" "bare ns" "/cntvct"
 base_keel=$(ns_of "$work/keel.log" cntvct) base_trapped=$(ns_of "$work/trapped.log" cntvct) base_bare=$(ns_of "$work/bare.log" cntvct)
-for op in loop-empty cntvct cntpct null-hvc hvc-imm1 bd-getversion-hvc bd-getversion-mrs; do
+for op in loop-empty cntvct cntpct null-hvc hvc0-unknown hvc-imm1 pl011-fr bd-getversion-hvc bd-getversion-mrs; do
   k=$(ns_of "$work/keel.log" "$op") t=$(ns_of "$work/trapped.log" "$op") b=$(ns_of "$work/bare.log" "$op")
   printf '%-20s %12s %8s %12s %8s %12s %8s\n' "$op" "${k:--}" "$(ratio "$base_keel" "$k")" \
     "${t:--}" "$(ratio "$base_trapped" "$t")" "${b:--}" "$(ratio "$base_bare" "$b")"
@@ -122,6 +122,7 @@ for which in keel trapped bare; do
   printf '%-8s %s; via %s\n' "$which:" "${line:-no cntpct line}" "${how[$which]}"
   grep -a 'backdoor unavailable via' "$work/$which.log" | tr -d '\r' | sed "s/^microbench: /         /"
 done
-echo "null-hvc = HVC #0 with x0 = PSCI_VERSION (0x84000000); hvc-imm1 = HVC #1 (Keel: NOT_SUPPORTED without SMCCC dispatch)."
+echo "null-hvc = HVC #0 with x0 = PSCI_VERSION (0x84000000); hvc0-unknown = HVC #0 with an undefined function ID;"
+echo "hvc-imm1 = HVC #1 (Keel: NOT_SUPPORTED without SMCCC dispatch); pl011-fr = a load of the emulated PL011's UARTFR."
 echo "Rows include the 2-instruction loop (loop-empty); on bare QEMU, QEMU handles PSCI itself, outside the instruction count."
 exit $status

@@ -18,6 +18,8 @@ uint64_t mb_cntvct(uint64_t iterations);
 uint64_t mb_cntpct(uint64_t iterations);
 uint64_t mb_psci_version(uint64_t iterations);
 uint64_t mb_hvc_unknown_imm(uint64_t iterations);
+uint64_t mb_hvc0_unknown(uint64_t iterations);
+uint64_t mb_pl011_fr(uint64_t iterations);
 uint64_t mb_bd_hvc(uint64_t iterations);
 uint64_t mb_bd_mrs(uint64_t iterations);
 uint64_t mb_getversion_hvc_once(void);
@@ -165,6 +167,8 @@ void microbench_main(void) {
   puts_raw(" Hz)\n");
 
   run("null-hvc", mb_psci_version);     // HVC #0, x0 = PSCI_VERSION
+  run("hvc0-unknown", mb_hvc0_unknown); // HVC #0, x0 = an undefined function ID
+  run("pl011-fr", mb_pl011_fr);         // LDR of the PL011's UARTFR (an emulated MMIO read)
 
   uint64_t got;
   // Keel answers HVC #1 with NOT_SUPPORTED (-1) without any dispatch; QEMU's own PSCI (bare

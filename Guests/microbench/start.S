@@ -68,6 +68,18 @@ bench_begin hvc_unknown_imm
     hvc     #1
 bench_end
 
+// The null hypercall: HVC #0 with a function ID nobody defines (SMCCC answers NOT_SUPPORTED).
+bench_begin hvc0_unknown
+    mov     x0, #0x86000000
+    hvc     #0
+bench_end
+
+// An emulated device register read: the PL011's flag register (UARTFR) at 0x0900_0018.
+bench_begin pl011_fr
+    mov     x0, #0x09000000
+    ldr     w0, [x0, #0x18]
+bench_end
+
 bench_begin bd_hvc
     getversion_args
     hvc     #0x86

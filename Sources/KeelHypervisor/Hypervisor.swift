@@ -27,6 +27,7 @@ enum Host {
   /// CNTHP, Keel's scheduling timer.
   nonisolated(unsafe) static var hypervisorTimerINTID: UInt32 = 26
   nonisolated(unsafe) static var vtcr: UInt64 = 0
+  nonisolated(unsafe) static var interrupts = HostInterruptTable<HostInterrupt>()
   /// MHz-equivalent of one host CPU (the unit of `cpu.min`/`cpu.max`, and what GETMHZ reports).
   nonisolated(unsafe) static var cpuMHz: UInt32 = 1000
   nonisolated(unsafe) static var uartINTID: UInt32? = nil
@@ -88,6 +89,7 @@ struct KeelHypervisor {
     Host.vtcr = stage2.rawValue
     Console.log("GICv\(gic.version.rawValue) with \(gic.listRegisterCount) list registers; stage-2 IPA \(Host.ipaBits) bits")
 
+    registerHostInterrupts()
     let stacks = keel_stacks_start()
     let cpuCount = min(machine.cpus.count, 8)
     for slot in 0..<cpuCount {
@@ -145,31 +147,23 @@ func startCPU(_ cpu: PerCPU) {
 /// loads (`keel.config=0x…`), or, without one, a single VM from `keel.cpus=`/`keel.memory=`/
 /// `keel.load=` and the first kernel module.
 func machineDefinition(_ machine: MachineDescription) -> MachineDefinition {
-  var legacy = VMDefinition(name: Array("vm0".utf8))
-  for word in machine.bootargs.split(separator: " ") {
-    let parts = word.split(separator: "=", maxSplits: 1)
-    guard parts.count == 2 else { continue }
-    let key = parts[0], value = Array(parts[1].utf8)
-    if key == "keel.config", let address = ConfigurationModule.number(value) {
-      let text = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(address)), count: ConfigurationModule.maxSize)
-      do throws(ConfigurationError) {
-        let definition = try ConfigurationModule.parseMachine(text)
-        guard !definition.vms.isEmpty else { hypervisorPanic("configuration at \(hex(address)) defines no VM") }
-        return definition
-      } catch {
-        hypervisorPanic("configuration at \(hex(address)): \(error.description)")
-      }
+  switch BootArguments.parse(machine.bootargs, modules: machine.modules) {
+  case .configurationModule(let address):
+    let text = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(address)), count: ConfigurationModule.maxSize)
+    do throws(ConfigurationError) {
+      let definition = try ConfigurationModule.parseMachine(text)
+      guard !definition.vms.isEmpty else { hypervisorPanic("configuration at \(hex(address)) defines no VM") }
+      return definition
+    } catch {
+      hypervisorPanic("configuration at \(hex(address)): \(error.description)")
     }
-    if key == "keel.cpus", let n = ConfigurationModule.number(value) { legacy.cpus = Int(n) }
-    if key == "keel.memory", let n = ConfigurationModule.number(value) { legacy.memoryMiB = n }
-    if key == "keel.load" { legacy.loadAddress = ConfigurationModule.number(value) }
+  case .legacy(let vm):
+    var definition = MachineDefinition()
+    definition.vms = [vm]
+    return definition
+  case .noKernel:
+    hypervisorPanic("no guest kernel: pass one with -device guest-loader,kernel=...")
   }
-  legacy.kernelModule = machine.modules.first(where: { $0.kind == .kernel })?.region.base
-  legacy.initrdModule = machine.modules.first(where: { $0.kind == .ramdisk })?.region.base
-  guard legacy.kernelModule != nil else { hypervisorPanic("no guest kernel: pass one with -device guest-loader,kernel=...") }
-  var definition = MachineDefinition()
-  definition.vms = [legacy]
-  return definition
 }
 
 func module(at address: UInt64?, _ machine: MachineDescription) -> GuestModule? {
@@ -271,8 +265,15 @@ func drainHostInterrupts(_ cpu: PerCPU) {
   while true {
     let iar = gic.acknowledge()
     let intid = iar & 0x3FF
-    if intid >= 1020 { return }
-    if intid == Host.virtualTimerINTID || intid == Host.physicalTimerINTID {
+    guard let handler = Host.interrupts[intid] else {
+      if intid >= 1020 { return }
+      // Nobody registered it (it was never enabled): drop it.
+      gic.endOfInterrupt(iar)
+      gic.deactivate(iar)
+      continue
+    }
+    switch handler {
+    case .guestTimer:
       // Leave it active: the guest's EOI of the hardware-linked virtual interrupt deactivates it.
       gic.endOfInterrupt(iar)
       if let v = cpu.vcpu, v.vm.state == .running {
@@ -287,18 +288,52 @@ func drainHostInterrupts(_ cpu: PerCPU) {
         keel_isb()
         gic.deactivate(iar)
       }
-      continue
+    case .schedulerTimer:
+      // Level-sensitive: schedulerTick masks it before it is deactivated.
+      schedulerTick(cpu)
+      gic.endOfInterrupt(iar)
+      gic.deactivate(iar)
+    case .consoleUART:
+      gic.endOfInterrupt(iar)
+      gic.deactivate(iar)
+      receiveConsoleInput()
+    case .maintenance, .kick:
+      gic.endOfInterrupt(iar)
+      gic.deactivate(iar)
+      // The maintenance interrupt is level-sensitive and stays asserted until the exit path has
+      // synced the list registers, so return to let it (looping here would take it for ever).
+      if handler == .maintenance { return }
     }
-    // The scheduling timer is level-sensitive: schedulerTick masks it before it is deactivated.
-    if intid == Host.hypervisorTimerINTID { schedulerTick(cpu) }
-    gic.endOfInterrupt(iar)
-    gic.deactivate(iar)
-    if let uart = Host.uartINTID, intid == uart { receiveConsoleInput() }
-    // The maintenance interrupt is level-sensitive and stays asserted until the exit path has
-    // synced the list registers, so return to let it (looping here would take it for ever).
-    // The kick SGI needs nothing more either.
-    if intid == gic.maintenanceINTID { return }
   }
+}
+
+/// What handles a host interrupt (`Host.interrupts`).
+enum HostInterrupt: Equatable {
+  /// The guest's virtual or (trapped-time) physical timer: injected hardware-linked.
+  case guestTimer
+  /// CNTHP, Keel's scheduling timer.
+  case schedulerTimer
+  case consoleUART
+  /// The virtual CPU interface's maintenance interrupt (list registers drained, EOI of a level).
+  case maintenance
+  /// SGI 0, another CPU asking this one to look at what changed.
+  case kick
+}
+
+/// Fills `Host.interrupts` from the host's machine description, once, before any CPU takes one.
+func registerHostInterrupts() {
+  var table = HostInterruptTable<HostInterrupt>()
+  do throws(HostInterruptTable<HostInterrupt>.RegistrationError) {
+    try table.register(Host.virtualTimerINTID, .guestTimer)
+    try table.register(Host.physicalTimerINTID, .guestTimer)
+    try table.register(Host.hypervisorTimerINTID, .schedulerTimer)
+    try table.register(Host.gic.maintenanceINTID, .maintenance)
+    try table.register(HostINTID.kick, .kick)
+    if let uart = Host.uartINTID { try table.register(uart, .consoleUART) }
+  } catch {
+    hypervisorPanic("host interrupts clash in the device tree: \(error)")
+  }
+  Host.interrupts = table
 }
 
 /// Console input waiting for the focused VM's virtual UART, whose FIFO holds only 16 bytes:

@@ -10,49 +10,19 @@ import KeelPSCI
 /// Management commands typed on (or sent by `keel` to) the host serial console, after the
 /// byte 0x1C. They never reach a guest. Protocol: docs/protocols.md.
 enum Management {
-  static let escape: UInt8 = 0x1C
-  nonisolated(unsafe) static var collecting = false
-  nonisolated(unsafe) static var line: [UInt8] = []
+  nonisolated(unsafe) static var input = ManagementLine()
 
   /// Takes `byte` if it belongs to a management command.
   static func consume(_ byte: UInt8) -> Bool {
-    if byte == escape { collecting = true; line.removeAll(); return true }
-    guard collecting else { return false }
-    if byte == 10 || byte == 13 {
-      collecting = false
-      run(line)
-      line.removeAll()
-    } else if line.count < 4096 {
-      line.append(byte)
+    switch input.consume(byte) {
+    case .passThrough: return false
+    case .taken: return true
+    case .line(let line): run(line); return true
     }
-    return true
   }
 
   static func reply(_ ok: Bool, _ text: String) {
     Console.log("mgmt: " + (ok ? "ok" : "error") + (text.isEmpty ? "" : " " + text))
-  }
-
-  static func words(_ line: [UInt8], max: Int) -> [[UInt8]] {
-    var out: [[UInt8]] = []
-    var current: [UInt8] = []
-    var i = 0
-    while i < line.count {
-      let c = line[i]
-      if c == 32 && out.count < max - 1 {
-        if !current.isEmpty { out.append(current); current.removeAll() }
-      } else {
-        current.append(c)
-      }
-      i += 1
-    }
-    if !current.isEmpty || out.count == max - 1 { out.append(current) }
-    return out
-  }
-
-  /// The VMs a command may see: all of them, or those of one virtual host (`@name` scope).
-  static func visible(_ scope: [UInt8]?) -> [VM] {
-    guard let scope else { return Host.vms }
-    return Host.vms.filter { Array(virtualHostName($0).utf8) == scope }
   }
 
   /// A VM by name (unique among the visible ones; in a virtual host's view, by the name it has
@@ -77,105 +47,88 @@ enum Management {
     return vm.lifecycle.description
   }
 
-  static let usage = "commands: screen, status, stat <vm>, inspect <vm>, focus [<vm>], shutdown <vm>, poweroff <vm>, reset <vm>, start <vm>, pause <vm>, resume <vm>, guestinfo <vm> <key> [<value>]; prefix @<virtual host> to see only its VMs"
-
   static func run(_ line: [UInt8]) {
-    var w = words(line, max: 5)
+    let parsed = ManagementCommandParser.parse(line)
     // `@tenant command …`: the tenant's administrator sees and controls only its own VMs.
-    var scope: [UInt8]? = nil
-    if let first = w.first, first.first == UInt8(ascii: "@") {
-      scope = Array(first.dropFirst())
-      w.removeFirst()
-      guard Host.vms.contains(where: { Array(virtualHostName($0).utf8) == scope }) else {
-        return reply(false, "no virtual host \(String(decoding: scope!, as: UTF8.self))")
+    let scope = parsed.scope
+    if let scope, !Host.vms.contains(where: { Array(virtualHostName($0).utf8) == scope }) {
+      return reply(false, "no virtual host \(String(decoding: scope, as: UTF8.self))")
+    }
+    let vms = scope.map { s in Host.vms.filter { Array(virtualHostName($0).utf8) == s } } ?? Host.vms
+    var target: VM? = nil
+    if let name = parsed.target {
+      target = findVM(name, in: vms, scope: scope)
+      if target == nil {
+        let place = scope.map { " in virtual host " + String(decoding: $0, as: UTF8.self) } ?? ""
+        return reply(false, "no VM named \(String(decoding: name, as: UTF8.self))\(place)")
       }
     }
-    let vms = visible(scope)
-    guard let command = w.first else { renderScreen(vms, scope: scope); return reply(true, "screen") }
-    let name = String(decoding: command, as: UTF8.self)
-    func target() -> VM? { w.count >= 2 ? findVM(w[1], in: vms, scope: scope) : nil }
-    let takesVM = ["stat", "inspect", "focus", "shutdown", "poweroff", "reset", "start", "guestinfo", "pause", "resume"]
-    if w.count >= 2 && takesVM.contains(name) && target() == nil {
-      let place = scope.map { " in virtual host " + String(decoding: $0, as: UTF8.self) } ?? ""
-      return reply(false, "no VM named \(String(decoding: w[1], as: UTF8.self))\(place)")
-    }
-    switch name {
-    case "screen", "top":
+    let vm = target
+    switch parsed.command {
+    case .screen:
       renderScreen(vms, scope: scope)
       reply(true, "screen")
-    case "help":
-      reply(true, usage)
-    case "cpus":
+    case .help:
+      reply(true, ManagementCommand.usageText)
+    case .cpus:
       logSchedulerState()
       reply(true, "")
-    case "status":
+    case .status:
       reply(true, vms.map { "\(localName($0, scope))=\(stateText($0))" }.joined(separator: " "))
-    case "stat":
-      guard let vm = target() else { return reply(false, "usage: stat <vm>") }
-      reply(true, statLine(vm))
-    case "inspect":
-      guard let vm = target() else { return reply(false, "usage: inspect <vm>") }
-      inspect(vm)
+    case .usage(let usage):
+      reply(false, usage.text)
+    case .unknown(let name):
+      reply(false, "unknown command \(String(decoding: name, as: UTF8.self)); " + ManagementCommand.usageText)
+    case .stat:
+      reply(true, statLine(vm!))
+    case .inspect:
+      inspect(vm!)
       reply(true, "")
-    case "focus":
-      if w.count == 1 {
-        Host.focus = -1
-        Host.focusIsExplicit = false
-        renderScreen(vms, scope: scope)
-        return reply(true, "console input goes to no VM")
-      }
-      guard let vm = target() else { return reply(false, "usage: focus [<vm>]") }
-      Host.focus = vm.id
+    case .focus(nil):
+      Host.focus = -1
+      Host.focusIsExplicit = false
+      renderScreen(vms, scope: scope)
+      reply(true, "console input goes to no VM")
+    case .focus:
+      Host.focus = vm!.id
       Host.focusIsExplicit = true
-      reply(true, "console input and output: \(vm.name) (Ctrl-\\ focus to leave)")
-    case "shutdown":
-      guard let vm = target() else { return reply(false, "usage: shutdown <vm>") }
-      guard vm.state == .running, !vm.paused else { return reply(false, "\(vm.name) is \(stateText(vm))") }
-      vm.pressPowerButton()
-      reply(true, "\(vm.name): power button pressed")
-    case "poweroff":
-      guard let vm = target() else { return reply(false, "usage: poweroff <vm>") }
-      guard endRun(vm, .stopping, reason: "powered off from the console") else { return reply(false, "\(vm.name) is \(stateText(vm))") }
+      reply(true, "console input and output: \(vm!.name) (Ctrl-\\ focus to leave)")
+    case .shutdown:
+      guard vm!.state == .running, !vm!.paused else { return reply(false, "\(vm!.name) is \(stateText(vm!))") }
+      vm!.pressPowerButton()
+      reply(true, "\(vm!.name): power button pressed")
+    case .poweroff:
+      guard endRun(vm!, .stopping, reason: "powered off from the console") else { return reply(false, "\(vm!.name) is \(stateText(vm!))") }
       reply(true, "")
-    case "reset":
-      guard let vm = target() else { return reply(false, "usage: reset <vm>") }
-      guard endRun(vm, .resetting, reason: "reset from the console") else { return reply(false, "\(vm.name) is \(stateText(vm))") }
+    case .reset:
+      guard endRun(vm!, .resetting, reason: "reset from the console") else { return reply(false, "\(vm!.name) is \(stateText(vm!))") }
       reply(true, "")
-    case "start":
-      guard let vm = target() else { return reply(false, "usage: start <vm>") }
-      vm.lifecycleLock.lock()
-      let stopped = vm.lifecycle.state == .stopping && vm.lifecycle.finished
-      vm.lifecycleLock.unlock()
-      guard stopped else { return reply(false, "\(vm.name) is \(stateText(vm))") }
-      Console.log("\(vm.name): started from the console")
-      boot(vm)
+    case .start:
+      vm!.lifecycleLock.lock()
+      let stopped = vm!.lifecycle.state == .stopping && vm!.lifecycle.finished
+      vm!.lifecycleLock.unlock()
+      guard stopped else { return reply(false, "\(vm!.name) is \(stateText(vm!))") }
+      Console.log("\(vm!.name): started from the console")
+      boot(vm!)
       reply(true, "")
-    case "guestinfo":
-      guard w.count >= 3, let vm = target() else { return reply(false, "usage: guestinfo <vm> <key> [<value>]") }
-      var key = w[2]
-      let prefix = Array("guestinfo.".utf8)
-      if key.starts(with: prefix) { key.removeFirst(prefix.count) }
-      vm.devicesLock.lock()
-      if w.count >= 4 {
-        let stored = vm.backdoor.guestInfo.setValue(ProtocolEscaping.unescape(Array(w[3...].joined(separator: [32]))), forKey: key)
-        vm.devicesLock.unlock()
-        reply(stored, stored ? "" : "guestinfo store full")
+    case .guestInfoSet(_, let key, let value):
+      vm!.devicesLock.lock()
+      let stored = vm!.backdoor.guestInfo.setValue(value, forKey: key)
+      vm!.devicesLock.unlock()
+      reply(stored, stored ? "" : "guestinfo store full")
+    case .guestInfoGet(_, let key):
+      vm!.devicesLock.lock()
+      let value = vm!.backdoor.guestInfo.value(forKey: key)
+      vm!.devicesLock.unlock()
+      if let value {
+        reply(true, String(decoding: ProtocolEscaping.escape(value), as: UTF8.self))
       } else {
-        let value = vm.backdoor.guestInfo.value(forKey: key)
-        vm.devicesLock.unlock()
-        if let value {
-          reply(true, String(decoding: ProtocolEscaping.escape(value), as: UTF8.self))
-        } else {
-          reply(false, "no value for guestinfo.\(String(decoding: key, as: UTF8.self))")
-        }
+        reply(false, "no value for guestinfo.\(String(decoding: key, as: UTF8.self))")
       }
-    case "pause", "resume":
-      guard w.count == 2, let vm = target() else { return reply(false, "usage: pause|resume <vm>") }
-      guard case .running = vm.state else { return reply(false, "\(vm.name) is not running") }
-      if name == "pause" { pause(vm) } else { resume(vm) }
+    case .pause, .resume:
+      guard case .running = vm!.state else { return reply(false, "\(vm!.name) is not running") }
+      if case .pause = parsed.command { pause(vm!) } else { resume(vm!) }
       reply(true, "")
-    default:
-      reply(false, "unknown command \(name); " + usage)
     }
   }
 }

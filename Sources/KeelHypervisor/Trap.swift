@@ -34,6 +34,7 @@ func keelTrap(_ kind: UInt64) {
 }
 
 /// Carries out a handler's decision.
+@inline(__always)
 func apply(_ outcome: TrapOutcome, _ esr: ExceptionSyndrome, _ cpu: PerCPU, _ v: VCPU) {
   switch outcome {
   case .advance:

@@ -128,8 +128,12 @@ final class VM {
   }
 
   /// The vCPUs' hardware needs, once the devices lock is dropped (see `VMDevices.settle`).
+  @inline(__always)
   func apply(_ effects: ShellEffects, from cpu: PerCPU? = nil) {
-    if effects.isEmpty { return }
+    if !effects.isEmpty { carryOut(effects, from: cpu) }
+  }
+
+  func carryOut(_ effects: ShellEffects, from cpu: PerCPU?) {
     if effects.deactivateHardware != 0 {
       for i in 0..<32 where effects.deactivateHardware >> UInt32(i) & 1 == 1 { Host.gic.deactivate(UInt32(i)) }
     }

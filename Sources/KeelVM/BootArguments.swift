@@ -3,7 +3,7 @@ import KeelFDT
 /// What the host's boot arguments (/chosen `bootargs`) ask the hypervisor to run.
 public enum BootChoice: Equatable, Sendable {
   /// `keel.config=<address>`: the configuration module the `keel` CLI loaded (docs/protocols.md),
-  /// to be read with `HypervisorConfiguration.parseMachine` at that host address.
+  /// to be read with `ConfigurationModule.parseMachine` at that host address.
   case configurationModule(address: UInt64)
   /// No configuration module: one VM, `vm0`, from `keel.cpus=`/`keel.memory=`/`keel.load=` and
   /// the first kernel and ramdisk modules.
@@ -16,7 +16,7 @@ public enum BootChoice: Equatable, Sendable {
 public enum BootArguments {
   /// Words are separated by spaces; a word is `key=value` (split at its first `=`, a word with
   /// no `=` or an empty key or value is skipped). Numbers are decimal or 0x-hexadecimal
-  /// (`HypervisorConfiguration.number`).
+  /// (`ConfigurationModule.number`).
   ///
   /// - The first `keel.config=` with a valid number wins, wherever it stands; one with a
   ///   malformed number is ignored.
@@ -35,12 +35,12 @@ public enum BootArguments {
       let parts = word.split(separator: UInt8(ascii: "="), maxSplits: 1)
       guard parts.count == 2 else { continue }
       let key = parts[0], value = Array(parts[1])
-      if key.elementsEqual("keel.config".utf8), let address = HypervisorConfiguration.number(value) {
+      if key.elementsEqual("keel.config".utf8), let address = ConfigurationModule.number(value) {
         return .configurationModule(address: address)
       }
-      if key.elementsEqual("keel.cpus".utf8), let n = HypervisorConfiguration.number(value), let c = Int(exactly: n) { legacy.cpus = c }
-      if key.elementsEqual("keel.memory".utf8), let n = HypervisorConfiguration.number(value) { legacy.memoryMiB = n }
-      if key.elementsEqual("keel.load".utf8) { legacy.loadAddress = HypervisorConfiguration.number(value) }
+      if key.elementsEqual("keel.cpus".utf8), let n = ConfigurationModule.number(value), let c = Int(exactly: n) { legacy.cpus = c }
+      if key.elementsEqual("keel.memory".utf8), let n = ConfigurationModule.number(value) { legacy.memoryMiB = n }
+      if key.elementsEqual("keel.load".utf8) { legacy.loadAddress = ConfigurationModule.number(value) }
     }
     legacy.kernelModule = modules.first(where: { $0.kind == .kernel })?.region.base
     legacy.initrdModule = modules.first(where: { $0.kind == .ramdisk })?.region.base

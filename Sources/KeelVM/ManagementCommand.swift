@@ -76,7 +76,7 @@ public enum ManagementCommand: Equatable, Sendable {
   case resume(vm: [UInt8])
   /// `key` without a `guestinfo.` prefix.
   case guestInfoGet(vm: [UInt8], key: [UInt8])
-  /// `key` without a `guestinfo.` prefix; `value` unescaped (`HypervisorConfiguration.unescape`).
+  /// `key` without a `guestinfo.` prefix; `value` unescaped (`ProtocolEscaping.unescape`).
   case guestInfoSet(vm: [UInt8], key: [UInt8], value: [UInt8])
   /// A known command with missing or extra arguments: reply `error <usage.text>`.
   case usage(ManagementUsage)
@@ -174,7 +174,7 @@ public enum ManagementCommandParser {
       let prefix = Array("guestinfo.".utf8)
       if key.starts(with: prefix) { key.removeFirst(prefix.count) }
       if w.count >= 4 {
-        let value = HypervisorConfiguration.unescape(Array(w[3...].joined(separator: [32])))
+        let value = ProtocolEscaping.unescape(Array(w[3...].joined(separator: [32])))
         return result(.guestInfoSet(vm: vm, key: key, value: value))
       }
       return result(.guestInfoGet(vm: vm, key: key))

@@ -31,11 +31,14 @@ public struct MMIOBus {
   struct Slot {
     let base: UInt64
     let size: UInt64
-    let device: any MMIODevice
+    /// Unretained: the trap path must not pay for reference counting on every access. The bus
+    /// keeps every device alive in `owners`.
+    unowned(unsafe) let device: any MMIODevice
     let category: DeviceCategory
   }
 
   private(set) var slots: [Slot] = []
+  private var owners: [any MMIODevice] = []
 
   public init() {}
 
@@ -48,6 +51,7 @@ public struct MMIOBus {
       throw .overlap(base: base, size: size, with: s.base)
     }
     slots.append(Slot(base: base, size: size, device: device, category: category))
+    owners.append(device)
   }
 
   /// The device owning every byte of `size` bytes at `address`, with the offset into its range.

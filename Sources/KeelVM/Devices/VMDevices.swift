@@ -22,13 +22,14 @@ public final class VMDevices<Console: ByteSink> {
   public let board: GuestBoard
   public let effects = EffectQueue()
   public let interrupts: InterruptController
-  public private(set) var bus = MMIOBus()
+  public let bus: MMIOBus
   public private(set) var uart: PL011Device<Console>! = nil
   public private(set) var powerButton: PowerButtonGPIO? = nil
 
   public init(board: GuestBoard, console: Console) throws(BusError) {
     self.board = board
     interrupts = InterruptController(Self.freshVGIC(board), queue: effects)
+    var bus = MMIOBus()
     for device in board.devices {
       switch device.kind {
       case .uart:
@@ -44,6 +45,7 @@ public final class VMDevices<Console: ByteSink> {
         try bus.attach(gpio, base: device.base, size: device.size, category: .gpio)
       }
     }
+    self.bus = bus
   }
 
   static func freshVGIC(_ board: GuestBoard) -> VGIC {
@@ -59,9 +61,14 @@ public final class VMDevices<Console: ByteSink> {
   /// Applies the recorded effects in order, once each: interrupt lines reach the vGIC here
   /// (the caller holds the devices lock); what needs the hardware or the scheduler is returned
   /// for the shell to carry out after dropping the lock.
+  @inline(__always)
   public func settle() -> ShellEffects {
+    if effects.effects.isEmpty { return ShellEffects() }
+    return settleRecorded()
+  }
+
+  func settleRecorded() -> ShellEffects {
     var shell = ShellEffects()
-    if effects.effects.isEmpty { return shell }
     effects.effects.drain { effect in
       switch effect {
       case .setLevel(let intid, let high): shell.kick |= interrupts.vgic.setLevel(intid: intid, high).kick
