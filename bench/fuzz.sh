@@ -100,35 +100,40 @@ for t in "${TARGETS[@]}"; do
 done
 
 S=$ROOT/Sources
-if needs fdt; then
-  module KeelFDT -- "$S"/KeelFDT/*.swift
-  harness fdt FDT.swift KeelFDT
-fi
-if needs vmx hostfile image; then module KeelLoader -- "$S"/KeelLoader/*.swift; fi
+src() { find "$S/$1" -name '*.swift' | sort; }
+# The portable modules, in dependency order (as Package.swift has them).
+portable() {
+  module KeelArch -- $(src KeelArch)
+  module KeelFDT KeelArch -- $(src KeelFDT)
+  module KeelDevices KeelArch -- $(src KeelDevices)
+  module KeelVGIC KeelArch -- $(src KeelVGIC)
+  module KeelPSCI KeelArch -- $(src KeelPSCI)
+  module KeelLoader -- $(src KeelLoader)
+  module KeelVM KeelArch KeelFDT KeelDevices KeelVGIC KeelPSCI KeelLoader -- $(src KeelVM)
+}
+VMLIBS=(KeelVM KeelArch KeelFDT KeelDevices KeelVGIC KeelPSCI KeelLoader)
+portable
+if needs fdt; then harness fdt FDT.swift KeelFDT KeelArch; fi
 if needs vmx hostfile; then
-  module KeelSched -- "$S"/KeelSched/*.swift
+  module KeelSched -- $(src KeelSched)
   # ToolsGuest.swift needs DefaultGuest (swift-crypto); only its GuestFlavour enum is wanted.
   awk '/^public enum GuestFlavour/ { on = 1 } on { print } on && /^}/ { exit }' "$S/KeelHost/ToolsGuest.swift" \
     > "$GEN/GuestFlavour.swift.new"
   cmp -s "$GEN/GuestFlavour.swift.new" "$GEN/GuestFlavour.swift" 2>/dev/null \
     || mv "$GEN/GuestFlavour.swift.new" "$GEN/GuestFlavour.swift"
   rm -f "$GEN/GuestFlavour.swift.new"
-  module KeelHost KeelLoader KeelSched -- "$GEN/GuestFlavour.swift" \
+  module KeelHost KeelSched "${VMLIBS[@]}" -- "$GEN/GuestFlavour.swift" \
     "$S"/KeelHost/{VMXFile,HostFile,HostResources,VMConfiguration,QEMUCommand,RunOptions,HypervisorConfigModule,GuestImageCheck}.swift
-  needs vmx && harness vmx VMX.swift KeelHost KeelLoader KeelSched
-  needs hostfile && harness hostfile HostFile.swift KeelHost KeelLoader KeelSched
+  needs vmx && harness vmx VMX.swift KeelHost KeelSched "${VMLIBS[@]}"
+  needs hostfile && harness hostfile HostFile.swift KeelHost KeelSched "${VMLIBS[@]}"
 fi
 if needs image; then harness image GuestImage.swift KeelLoader; fi
 if needs backdoor; then
-  module KeelBackdoor -- "$S"/KeelBackdoor/*.swift
+  module KeelBackdoor -- $(src KeelBackdoor)
   harness backdoor Backdoor.swift KeelBackdoor
 fi
-if needs configmodule mmio; then
-  module KeelArch -- "$S"/KeelArch/*.swift
-  module KeelVM KeelArch -- "$S"/KeelVM/*.swift
-  needs configmodule && harness configmodule ConfigModule.swift KeelVM KeelArch
-  needs mmio && harness mmio MMIO.swift KeelVM KeelArch
-fi
+needs configmodule && harness configmodule ConfigModule.swift "${VMLIBS[@]}"
+needs mmio && harness mmio MMIO.swift "${VMLIBS[@]}"
 ((BUILD_ONLY)) && { echo "fuzz: built ${TARGETS[*]} in $BIN"; exit 0; }
 
 # Crashes are libFuzzer's to report: the Swift runtime's backtracer would otherwise take the signal.
