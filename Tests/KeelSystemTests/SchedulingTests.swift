@@ -15,6 +15,11 @@ extension SystemTests {
       """
     }
 
+    /// CPU-bound long enough to outlast staggered boots: a VM with a reservation boots first and
+    /// would otherwise finish its spin (the guest's default 20 s) before the slowest VM starts
+    /// spinning and the measurement ends.
+    static let spin = "spin keel.spin=120"
+
     /// `keel stat VM`, parsed: its key=value pairs.
     static func stat(_ run: KeelHarness.Background, _ vm: String) throws -> [String: String] {
       let result = try run.keel(["stat", vm])
@@ -75,8 +80,8 @@ extension SystemTests {
     @Test("shares of 2:1 split a contended CPU 2:1", .timeLimit(.minutes(5)))
     func sharesSplitTheCPU() throws {
       let run = try KeelHarness.Background(files: [
-        "high.vmx": Self.vmx("high", test: "spin", extra: "sched.cpu.shares = \"2000\""),
-        "normal.vmx": Self.vmx("normal", test: "spin", extra: "sched.cpu.shares = \"1000\""),
+        "high.vmx": Self.vmx("high", test: Self.spin, extra: "sched.cpu.shares = \"2000\""),
+        "normal.vmx": Self.vmx("normal", test: Self.spin, extra: "sched.cpu.shares = \"1000\""),
       ], arguments: ["--host-cpus", "1"])
       _ = try run.waitForLine("[high] keel-guest: spinning", seconds: 120)
       _ = try run.waitForLine("[normal] keel-guest: spinning", seconds: 120)
@@ -101,10 +106,10 @@ extension SystemTests {
           vhost.solo.cpu.max = "1000"
           vhost.busy.cpu.max = "1000"
           """,
-        "capped.vmx": Self.vmx("capped", test: "spin", extra: "sched.cpu.max = \"300\""),
-        "reserved.vmx": Self.vmx("reserved", test: "spin", extra: "sched.cpu.min = \"600\"\nsched.cpu.shares = \"low\""),
-        "other1.vmx": Self.vmx("other1", test: "spin"),
-        "other2.vmx": Self.vmx("other2", test: "spin"),
+        "capped.vmx": Self.vmx("capped", test: Self.spin, extra: "sched.cpu.max = \"300\""),
+        "reserved.vmx": Self.vmx("reserved", test: Self.spin, extra: "sched.cpu.min = \"600\"\nsched.cpu.shares = \"low\""),
+        "other1.vmx": Self.vmx("other1", test: Self.spin),
+        "other2.vmx": Self.vmx("other2", test: Self.spin),
       ], arguments: ["--host", "host.cfg", "--host-cpus", "2"])
       for vm in ["capped", "reserved", "other1", "other2"] { _ = try run.waitForLine("[\(vm)] keel-guest: spinning", seconds: 180) }
       let use = try Self.cpuUse(run, ["capped", "reserved", "other1", "other2"], seconds: 8)
