@@ -31,7 +31,7 @@ let package = Package(
     .target(name: "KeelBackdoor"),
     .target(name: "KeelTime"),
     .target(name: "KeelSched"),
-    .target(name: "KeelVM", dependencies: ["KeelArch", "KeelFDT", "KeelDevices", "KeelLoader", "KeelVGIC", "KeelPSCI"]),
+    .target(name: "KeelVM", dependencies: ["KeelArch", "KeelFDT", "KeelDevices", "KeelLoader", "KeelVGIC", "KeelPSCI", "KeelSched"]),
 
     // Thin hardware shell (EL2 only; preprocesses to nothing on the host).
     .target(name: "CKeelEL2"),

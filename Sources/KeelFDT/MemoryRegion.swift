@@ -15,10 +15,4 @@ public struct MemoryRegion: Hashable, Sendable {
   public func contains(_ address: UInt64) -> Bool {
     address >= base && address - base < size
   }
-
-  /// Whether all of `length` bytes at `address` lie inside (without wrapping around).
-  public func contains(_ address: UInt64, length: UInt64) -> Bool {
-    guard address >= base, length <= size else { return false }
-    return address - base <= size - length
-  }
 }

@@ -177,37 +177,20 @@ func createVM(_ def: VMDefinition, id: Int, ram: inout GuestRAMAllocator, _ mach
   guard let kernel = module(at: def.kernelModule, machine) else { return fail("no kernel module at \(hex(def.kernelModule ?? 0))") }
   let initrd = module(at: def.initrdModule, machine)
   if def.initrdModule != nil && initrd == nil { return fail("no initrd module at \(hex(def.initrdModule!))") }
-  let ramSize = def.memoryMiB << 20
-  let ramBase: UInt64 = 0x4000_0000
-  guard let hostBase = ram.take(ramSize) else { return fail("\(def.memoryMiB) MiB of guest RAM do not fit in host memory") }
-
   let image = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(kernel.region.base)), count: Int(kernel.region.size))
-  let plan: GuestImagePlan
-  let boot: GuestBootLayout
+  let vmPlan: VMPlan
   do throws(GuestImageError) {
-    plan = try GuestImage.plan(image, ramBase: ramBase, ramSize: ramSize, loadAddress: def.loadAddress)
-    boot = try GuestBootLayout.place(after: plan, ramBase: ramBase, ramSize: ramSize, initrdSize: initrd?.region.size)
+    vmPlan = try VMPlan(def, kernel: image, bootargs: kernel.bootargs, initrdSize: initrd?.region.size, gicVersion: Host.gic.version)
   } catch {
     return fail("guest image rejected: \(error.description)")
   }
-
-  var board = GuestBoard(cpuCount: def.cpus, memory: MemoryRegion(base: ramBase, size: ramSize), gicVersion: Host.gic.version)
-  board.bootargs = kernel.bootargs ?? "console=ttyAMA0"
-  if let node = def.hypervisorNode { board.hypervisorCompatible = String(decoding: node, as: UTF8.self) }
-  if def.timeMode == .trapped {
-    // Only the physical timer is offered. Its counter (CNTPCT_EL0, trapped) runs at the VM's
-    // configured frequency. No `clock-frequency` is given, on purpose: arm64 Linux at EL1
-    // always takes its clocksource from CNTVCT_EL0, which cannot be trapped without FEAT_ECV, so
-    // telling it the physical rate would make its clock run at host/guest speed. It uses
-    // CNTFRQ_EL0 for both, keeps correct time, and re-arms its (scaled) physical timer when it
-    // fires early. docs/backdoor.md, "Guest time".
-    board.timerPPIs.physicalOnly = true
-  }
-  if let initrd, let at = boot.initrdAddress { board.initrd = MemoryRegion(base: at, size: initrd.region.size) }
+  let (plan, boot, board) = (vmPlan.image, vmPlan.layout, vmPlan.board)
+  guard let hostBase = ram.take(board.memory.size) else { return fail("\(def.memoryMiB) MiB of guest RAM do not fit in host memory") }
   let vm: VM
   do throws(VMBuildError) {
     let gicv = Host.machine.gic?.virtualCPUInterface.map { PA($0.base) }
-    vm = try VM(id: id, definition: def, board: board, ramHostBase: hostBase, ipaBits: Host.ipaBits, gicv: gicv)
+    let ram = GuestRAM(ram: IPARange(base: IPA(board.memory.base), size: board.memory.size), host: UnsafeMutableRawPointer(bitPattern: UInt(hostBase))!)
+    vm = try VM(id: id, definition: def, board: board, ram: ram, ipaBits: Host.ipaBits, gicv: gicv)
   } catch {
     return fail("cannot build the VM: \(error)")
   }
@@ -236,24 +219,25 @@ struct BootImage {
 /// every reboot).
 func loadBootImage(_ vm: VM) {
   let image = vm.bootImage!
-  let ramBase = vm.board.memory.base
+  // The image plan and boot layout were checked against the VM's RAM when it was created.
+  func at(_ ipa: UInt64, _ length: UInt64) -> UnsafeMutableRawPointer {
+    guard let p = vm.hostPointer(ipa, length: length) else { hypervisorPanic("\(vm.name): boot image outside its RAM at \(hex(ipa))") }
+    return p
+  }
   let source = UnsafeRawPointer(bitPattern: UInt(image.kernel.region.base))!
   for s in image.plan.segments {
-    let dst = vm.ramHostBase + (s.guestAddress - ramBase)
-    keel_copy_words(UnsafeMutableRawPointer(bitPattern: UInt(dst)), source + s.fileOffset, UInt64(s.fileSize))
+    let dst = at(s.guestAddress, s.memorySize)
+    keel_copy_words(dst, source + s.fileOffset, UInt64(s.fileSize))
     if s.memorySize > UInt64(s.fileSize) {
-      UnsafeMutableRawPointer(bitPattern: UInt(dst + UInt64(s.fileSize)))!
-        .initializeMemory(as: UInt8.self, repeating: 0, count: Int(s.memorySize - UInt64(s.fileSize)))
+      (dst + s.fileSize).initializeMemory(as: UInt8.self, repeating: 0, count: Int(s.memorySize - UInt64(s.fileSize)))
     }
-    keel_sync_code(dst, s.memorySize)
+    keel_sync_code(UInt64(UInt(bitPattern: dst)), s.memorySize)
   }
-  if let initrd = image.initrd, let at = image.layout.initrdAddress {
-    keel_copy_words(UnsafeMutableRawPointer(bitPattern: UInt(vm.ramHostBase + (at - ramBase))),
-                    UnsafeRawPointer(bitPattern: UInt(initrd.region.base)), initrd.region.size)
+  if let initrd = image.initrd, let ipa = image.layout.initrdAddress {
+    keel_copy_words(at(ipa, initrd.region.size), UnsafeRawPointer(bitPattern: UInt(initrd.region.base)), initrd.region.size)
   }
   image.dtb.withUnsafeBytes { bytes in
-    keel_copy_words(UnsafeMutableRawPointer(bitPattern: UInt(vm.ramHostBase + (image.layout.dtbAddress - ramBase))),
-                    bytes.baseAddress!, UInt64(bytes.count))
+    keel_copy_words(at(image.layout.dtbAddress, UInt64(bytes.count)), bytes.baseAddress!, UInt64(bytes.count))
   }
 }
 

@@ -150,13 +150,7 @@ func logSchedulerState() {
     Sched.lock.lock()
     let state = Sched.policy.state(of: v.id)
     Sched.lock.unlock()
-    let where_: String
-    switch state {
-    case .off: where_ = "off"
-    case .runnable: where_ = "runnable"
-    case .running(let host): where_ = "running on CPU \(host.index)"
-    case .blocked(let until): where_ = until.map { "sleeping until \(hex($0))" } ?? "sleeping until an interrupt"
-    }
+    let where_ = StatusText.describe(state)
     let power = v.power == .on ? "on" : v.power == .off ? "off" : "on-pending"
     Console.log("\(v.vm.name)/vcpu\(v.index): \(where_), resident on \(v.resident.load(ordering: .relaxed)), power \(power), pc \(hex(v.pc))")
   }
@@ -169,92 +163,46 @@ func virtualHostName(_ vm: VM) -> String {
   return Sched.policy.configuration.groups[Sched.policy.virtualHost(of: VMID(vm.id)).index].name
 }
 
-/// A VM's scheduling figures, read under the scheduler lock.
-struct VMUsage {
-  var ticks: UInt64
-  var entitledMHz: UInt64
-  var vcpuStates: [VCPUState]
-
-  init(_ vm: VM) {
-    Sched.lock.lock()
-    ticks = Sched.policy.consumedTicks(of: VMID(vm.id))
-    entitledMHz = Sched.policy.entitlementMHz(of: VMID(vm.id))
-    vcpuStates = vm.vcpus.map { Sched.policy.state(of: $0.id) }
-    Sched.lock.unlock()
-  }
+/// A VM as the console shows it, gathered under the scheduler's and the VM's locks.
+func status(_ vm: VM, scope: [UInt8]? = nil) -> VMStatus {
+  Sched.lock.lock()
+  let ticks = Sched.policy.consumedTicks(of: VMID(vm.id))
+  let entitled = Sched.policy.entitlementMHz(of: VMID(vm.id))
+  let states = vm.vcpus.map { Sched.policy.state(of: $0.id) }
+  Sched.lock.unlock()
+  let vhost = virtualHostName(vm)
+  vm.lifecycleLock.lock()
+  let lifecycle = vm.lifecycle
+  vm.lifecycleLock.unlock()
+  return VMStatus(name: vm.name, localName: Management.localName(vm, scope), virtualHost: vhost,
+                  group: vm.definition.group.map { String(decoding: $0, as: UTF8.self) } ?? vhost,
+                  state: lifecycle.description, isRunning: lifecycle.state == .running, isPaused: lifecycle.paused,
+                  definition: vm.definition, cpuTicks: ticks, entitledMHz: entitled, vcpuStates: states,
+                  vcpuExits: vm.vcpus.map { $0.exits.total }, exits: vm.exitTotals, bootedAt: vm.accounting.bootedAt,
+                  ramHostBase: vm.ramHostBase)
 }
 
-/// `stat <vm>`: one line of `key=value` pairs for programs (`keel stat`).
 func statLine(_ vm: VM) -> String {
-  let usage = VMUsage(vm)
-  let hz = keel_read_cntfrq_el0()
-  let running = usage.vcpuStates.filter { if case .running = $0 { return true } else { return false } }.count
-  return "state=\(Management.stateText(vm)) vhost=\(virtualHostName(vm)) vcpus=\(vm.vcpus.count) running=\(running)"
-    + " cpu_ms=\(usage.ticks / (hz / 1000)) entitled_mhz=\(usage.entitledMHz) memory_mib=\(vm.definition.memoryMiB)"
-    + " uptime_s=\((keel_read_cntpct_el0() &- vm.accounting.bootedAt) / hz) exits=\(vm.exitTotals.total)"
-    + " clock_ms=\(keel_read_cntpct_el0() / (hz / 1000))"
+  StatusText.statLine(status(vm), now: keel_read_cntpct_el0(), hz: keel_read_cntfrq_el0())
 }
 
-/// `inspect <vm>`: everything about one VM, a `keel: <vm>: …` line each.
 func inspect(_ vm: VM) {
-  let usage = VMUsage(vm)
-  let hz = keel_read_cntfrq_el0()
-  let def = vm.definition
-  let group = def.group.map { String(decoding: $0, as: UTF8.self) } ?? virtualHostName(vm)
-  Console.log("\(vm.name): \(Management.stateText(vm)), virtual host \(virtualHostName(vm)), group \(group), up \((keel_read_cntpct_el0() &- vm.accounting.bootedAt) / hz) s")
-  Console.log("\(vm.name): cpu \(usage.ticks / (hz / 1000)) ms, entitled \(usage.entitledMHz) MHz (shares \(def.shares.map { "\($0)" } ?? "normal"), min \(def.cpuMinMHz) MHz, max \(def.cpuMaxMHz.map { "\($0) MHz" } ?? "unlimited"))")
-  Console.log("\(vm.name): memory \(def.memoryMiB) MiB at host \(hex(vm.ramHostBase)), exits \(vm.exitTotals.summary)")
-  let now = keel_read_cntpct_el0()
-  for (v, state) in zip(vm.vcpus, usage.vcpuStates) {
-    let where_: String
-    switch state {
-    case .off: where_ = "off"
-    case .runnable: where_ = "runnable"
-    case .running(let cpu): where_ = "running on CPU \(cpu.index)"
-    case .blocked(let until?): where_ = "sleeping, timer in \(until > now ? (until - now) / (hz / 1000) : 0) ms"
-    case .blocked(nil): where_ = "sleeping until an interrupt"
-    }
-    Console.log("\(vm.name): vcpu\(v.index): \(where_), exits \(v.exits.total)")
-  }
+  for line in StatusText.inspect(status(vm), now: keel_read_cntpct_el0(), hz: keel_read_cntfrq_el0()) { Console.log(line) }
 }
 
-/// The status screen: a VT100/ANSI page a person reads in any terminal (QEMU's serial console,
-/// a terminal server, `keel run`'s console).
 func renderScreen(_ vms: [VM], scope: [UInt8]?) {
-  let hz = keel_read_cntfrq_el0()
   let now = keel_read_cntpct_el0()
-  func pad(_ text: String, _ width: Int) -> String {
-    let n = text.utf8.count
-    return n >= width ? text : text + String(repeating: " ", count: width - n)
-  }
-  func clock(_ seconds: UInt64) -> String {
-    let h = seconds / 3600, m = seconds / 60 % 60, s = seconds % 60
-    return "\(h):" + (m < 10 ? "0" : "") + "\(m):" + (s < 10 ? "0" : "") + "\(s)"
-  }
-  var text = "\u{1B}[2J\u{1B}[H\u{1B}[7m " + pad("Keel hypervisor" + (scope.map { " / virtual host " + String(decoding: $0, as: UTF8.self) } ?? "")
-    + " | \(Host.cpus.count) host CPUs at \(Host.cpuMHz) MHz | up \(clock(now / hz))", 98) + "\u{1B}[0m\r\n\r\n"
-  text += "\u{1B}[1m" + pad(" VM", 18) + pad("virtual host", 14) + pad("state", 22) + pad("vCPUs", 7) + pad("CPU", 8) + pad("entitled", 11)
-    + pad("memory", 10) + pad("uptime", 10) + "exits\u{1B}[0m\r\n"
+  var rows: [VMStatus] = []
   for vm in vms {
-    let usage = VMUsage(vm)
-    // CPU use since the previous screen (or since the VM booted), in % of one host CPU.
+    var row = status(vm, scope: scope)
     vm.accountingLock.lock()
-    let (lastTicks, lastAt) = vm.accounting.screenSample
-    let bootedAt = vm.accounting.bootedAt
-    vm.accounting.screenSample = (usage.ticks, now)
+    row.screenPercent = StatusText.percent(ticks: row.cpuTicks, last: vm.accounting.screenSample, bootedAt: row.bootedAt, now: now)
+    vm.accounting.screenSample = (row.cpuTicks, now)
     vm.accountingLock.unlock()
-    let since = max(bootedAt, lastAt)
-    let elapsed = max(now &- since, 1)
-    let used = usage.ticks >= lastTicks && lastAt >= bootedAt ? usage.ticks - lastTicks : usage.ticks
-    let percent = used * 100 / elapsed
-    let color = vm.state == .running ? (vm.paused ? "\u{1B}[33m" : "\u{1B}[32m") : "\u{1B}[31m"
-    text += " " + pad(Management.localName(vm, scope), 17) + pad(virtualHostName(vm), 14) + color + pad(Management.stateText(vm), 22) + "\u{1B}[0m"
-      + pad("\(vm.vcpus.count)", 7) + pad("\(percent)%", 8) + pad("\(usage.entitledMHz) MHz", 11) + pad("\(vm.definition.memoryMiB) MiB", 10)
-      + pad(clock((now &- bootedAt) / hz), 10) + "\(vm.exitTotals.total)\r\n"
+    rows.append(row)
   }
-  text += "\r\n Ctrl-\\ then a command and Enter: screen | focus <vm> (console input) | focus (none) | inspect <vm>\r\n"
-  text += "   shutdown <vm> (power button) | poweroff <vm> (forced) | reset <vm> | start <vm> | pause/resume <vm> | help\r\n"
-  Console.raw(text)
+  Console.raw(StatusText.screen(rows, scope: scope.map { String(decoding: $0, as: UTF8.self) }, hostCPUs: Host.cpus.count,
+                                cpuMHz: Host.cpuMHz, now: now, hz: keel_read_cntfrq_el0()))
 }
 
 // MARK: Pause and resume

@@ -29,26 +29,9 @@ enum Sched {
   /// One policy over every VM, in `Host.vms` order (VM i is `VMID(i)`). With no group in the
   /// configuration, all VMs share one implicit root group: a single virtual host.
   static func start(_ machine: MachineDefinition, vms: [VM], hostCPUs: Int) {
-    var groups: [ResourceGroupSpec] = []
-    for g in machine.groups {
-      let parent = g.parent.flatMap { p in machine.groups.firstIndex(where: { $0.name == p }) }.map { GroupID($0) }
-      groups.append(ResourceGroupSpec(name: String(decoding: g.name, as: UTF8.self), parent: parent,
-                                      allocation: allocation(g.shares, g.cpuMinMHz, g.cpuMaxMHz),
-                                      expandableReservation: g.expandable))
-    }
-    let implicitRoot = GroupID(groups.count)
-    if vms.contains(where: { $0.definition.group == nil }) {
-      groups.append(ResourceGroupSpec(name: "host", parent: nil))
-    }
-    var specs: [VMSpec] = []
-    for vm in vms {
-      let def = vm.definition
-      let group = def.group.flatMap { name in machine.groups.firstIndex(where: { $0.name == name }) }.map { GroupID($0) } ?? implicitRoot
-      specs.append(VMSpec(name: vm.name, group: group, vcpuCount: vm.vcpus.count,
-                          allocation: allocation(def.shares, def.cpuMinMHz, def.cpuMaxMHz)))
-    }
-    let configuration = SchedulerConfiguration(hostCPUCount: hostCPUs, mhzPerCPU: machine.cpuMHz,
-                                               ticksPerSecond: keel_read_cntfrq_el0(), groups: groups, vms: specs)
+    var started = machine
+    started.vms = vms.map { $0.definition }
+    let configuration = started.schedulerConfiguration(hostCPUs: hostCPUs, ticksPerSecond: keel_read_cntfrq_el0())
     do throws(AdmissionError) {
       policy = try Scheduler(configuration: configuration)
     } catch {
@@ -60,11 +43,11 @@ enum Sched {
         vcpus.append(v)
       }
     }
- let hz = keel_read_cntfrq_el0()
+    let hz = keel_read_cntfrq_el0()
     wfiSlack = hz / 20_000          // 50 µs
     standbySlack = hz / 2_000       // 500 µs
     powerdownSlack = hz / 200       // 5 ms
-    Console.log("scheduler: \(vcpus.count) vCPUs of \(vms.count) VMs on \(hostCPUs) host CPUs, \(machine.cpuMHz) MHz each, \(groups.count) resource groups")
+    Console.log("scheduler: \(vcpus.count) vCPUs of \(vms.count) VMs on \(hostCPUs) host CPUs, \(machine.cpuMHz) MHz each, \(configuration.groups.count) resource groups")
   }
 
   /// How late a sleeping vCPU's timer wake-up may be, by how deeply it sleeps: WFI is a light
@@ -73,10 +56,6 @@ enum Sched {
   nonisolated(unsafe) static var wfiSlack: UInt64 = 0
   nonisolated(unsafe) static var standbySlack: UInt64 = 0
   nonisolated(unsafe) static var powerdownSlack: UInt64 = 0
-
-  static func allocation(_ shares: UInt32?, _ min: UInt32, _ max: UInt32?) -> CPUAllocation {
-    CPUAllocation(shares: shares.map { .custom($0) } ?? .normal, minMHz: min, maxMHz: max)
-  }
 }
 
 // MARK: The host CPU loop
@@ -106,7 +85,7 @@ func schedule(_ cpu: PerCPU) -> Never {
 /// Keel, and what every vCPU was doing is the evidence (logged once per VM).
 func watchEndingVMs() {
   let now = keel_read_cntpct_el0()
-  for vm in Host.vms where vm.lifecycle.endingUnreported {
+  for vm in Host.vms where vm.endingUnreported {
     vm.lifecycleLock.lock()
     let overdue = vm.lifecycle.checkOverdue(now: now, limit: 2 * keel_read_cntfrq_el0())
     vm.lifecycleLock.unlock()
@@ -305,7 +284,7 @@ func armTimer(_ cpu: PerCPU, now: UInt64, running v: VCPU?) {
   if let v { contended = Sched.policy.hasWaitingWork() || Sched.policy.isLimited(VMID(v.vm.id)) }
   cpu.sliceArmed = v == nil || contended
   var next = Sched.policy.nextEvent(cpu: cpu.id, now: now, sliceEnds: contended)
-  if v == nil && Host.vms.contains(where: { $0.lifecycle.endingUnreported }) {
+  if v == nil && Host.vms.contains(where: { $0.endingUnreported }) {
     next = min(next ?? .max, now &+ keel_read_cntfrq_el0())
   }
   if let next {

@@ -73,8 +73,8 @@ final class VM {
   // Board and devices.
   let devices: VMDevices<HostConsoleSink>
   let devicesLock = SpinLock()
-  /// Guest RAM: `board.memory` in IPA space, at `ramHostBase` in host memory.
-  let ramHostBase: UInt64
+  /// Guest RAM (`board.memory`), reached through its identity-mapped host address.
+  let ram: GuestRAM
   let console: GuestConsole
   var stage2: Stage2Tables<HeapPages>
   let vmid: UInt8
@@ -89,6 +89,12 @@ final class VM {
   var lifecycle = VMLifecycle()
   var state: RunState { lifecycle.state }
   var paused: Bool { lifecycle.paused }
+  /// For the idle loop's watchdog: a stop or reboot under way that nobody has reported yet.
+  var endingUnreported: Bool {
+    lifecycleLock.lock()
+    defer { lifecycleLock.unlock() }
+    return lifecycle.endingUnreported
+  }
 
   // Time: CNTVOFF_EL2 (the guest's virtual counter starts near zero when the VM boots), and in
   // trapped-time mode the guest's physical counter, derived from the host's (Time.swift).
@@ -102,17 +108,17 @@ final class VM {
   var board: GuestBoard { devices.board }
   var guestCounterFrequency: UInt64 { definition.timeMode == .trapped ? (definition.timeFrequency ?? keel_read_cntfrq_el0()) : keel_read_cntfrq_el0() }
 
-  init(id: Int, definition: VMDefinition, board: GuestBoard, ramHostBase: UInt64, ipaBits: Int, gicv: PA?) throws(VMBuildError) {
+  init(id: Int, definition: VMDefinition, board: GuestBoard, ram: GuestRAM, ipaBits: Int, gicv: PA?) throws(VMBuildError) {
     self.id = id
     self.definition = definition
     self.name = String(decoding: definition.name, as: UTF8.self)
-    self.ramHostBase = ramHostBase
+    self.ram = ram
     console = GuestConsole(vmID: id, name: name)
     self.vmid = UInt8(id + 1)
     counterOffset = keel_read_cntpct_el0()
     do throws(Stage2Error) {
       stage2 = try Stage2Tables(allocator: HeapPages(), ipaBits: ipaBits)
-      for m in board.stage2Map(ramAt: PA(ramHostBase), virtualCPUInterfaceAt: gicv) {
+      for m in board.stage2Map(ramAt: PA(UInt64(UInt(bitPattern: ram.host))), virtualCPUInterfaceAt: gicv) {
         try stage2.map(ipa: m.ipa, to: m.pa, size: m.size, m.attributes)
       }
     } catch { throw .stage2(error) }
@@ -152,10 +158,11 @@ final class VM {
     apply(effects, from: cpu)
   }
 
-  /// Host address of guest RAM at `ipa`, if the whole range is RAM.
-  func hostAddress(_ ipa: UInt64, length: UInt64 = 1) -> UInt64? {
-    guard board.memory.contains(ipa, length: length) else { return nil }
-    return ramHostBase + (ipa - board.memory.base)
+  var ramHostBase: UInt64 { UInt64(UInt(bitPattern: ram.host)) }
+
+  /// `length` bytes of guest RAM at `ipa`, in host memory; nil if any of them is not RAM.
+  func hostPointer(_ ipa: UInt64, length: UInt64) -> UnsafeMutableRawPointer? {
+    do throws(GuestMemoryError) { return ram.host + Int(try ram.offset(of: ipa, length: length)) } catch { return nil }
   }
 
   var exitTotals: ExitCounters {
@@ -194,6 +201,6 @@ extension VM: PSCIMachine {
   var vcpuCount: Int { vcpus.count }
   func affinity(ofVCPU index: Int) -> Affinity { vcpus[index].affinity }
   func powerState(ofVCPU index: Int) -> VCPUPowerState { vcpus[index].power }
-  func isValidEntryPoint(_ address: UInt64) -> Bool { board.memory.contains(address, length: 4) && address % 4 == 0 }
+  func isValidEntryPoint(_ address: UInt64) -> Bool { ram.contains(address, length: 4) && address % 4 == 0 }
 }
 #endif

@@ -20,28 +20,29 @@ public final class InterruptController {
   }
 }
 
-/// GICD on the bus.
-public final class GICDistributorDevice: MMIODevice {
+/// A frame of the vGIC on the bus: the distributor (GICD), or the GICv3 redistributor frames
+/// of every vCPU (GICR).
+public final class GICFrameDevice: MMIODevice {
+  public enum Frame: Sendable { case distributor, redistributors }
   unowned(unsafe) let gic: InterruptController
-  public init(_ gic: InterruptController) { self.gic = gic }
+  let frame: Frame
+
+  public init(_ gic: InterruptController, _ frame: Frame) {
+    self.gic = gic
+    self.frame = frame
+  }
 
   public func read(at offset: UInt64, size: AccessSize, vcpu: Int) -> UInt64 {
-    gic.vgic.distributorRead(offset: offset, size: size, vcpu: vcpu)
+    switch frame {
+    case .distributor: return gic.vgic.distributorRead(offset: offset, size: size, vcpu: vcpu)
+    case .redistributors: return gic.vgic.redistributorRead(offset: offset, size: size, vcpu: vcpu)
+    }
   }
-  public func write(_ value: UInt64, at offset: UInt64, size: AccessSize, vcpu: Int) {
-    gic.record(gic.vgic.distributorWrite(offset: offset, size: size, value: value, vcpu: vcpu))
-  }
-}
 
-/// The GICv3 redistributor frames of every vCPU on the bus.
-public final class GICRedistributorDevice: MMIODevice {
-  unowned(unsafe) let gic: InterruptController
-  public init(_ gic: InterruptController) { self.gic = gic }
-
-  public func read(at offset: UInt64, size: AccessSize, vcpu: Int) -> UInt64 {
-    gic.vgic.redistributorRead(offset: offset, size: size, vcpu: vcpu)
-  }
   public func write(_ value: UInt64, at offset: UInt64, size: AccessSize, vcpu: Int) {
-    gic.record(gic.vgic.redistributorWrite(offset: offset, size: size, value: value, vcpu: vcpu))
+    switch frame {
+    case .distributor: gic.record(gic.vgic.distributorWrite(offset: offset, size: size, value: value, vcpu: vcpu))
+    case .redistributors: gic.record(gic.vgic.redistributorWrite(offset: offset, size: size, value: value, vcpu: vcpu))
+    }
   }
 }

@@ -36,9 +36,9 @@ public final class VMDevices<Console: ByteSink> {
         uart = PL011Device(queue: effects, intid: board.uartINTID, out: console)
         try bus.attach(uart, base: device.base, size: device.size, category: .uart)
       case .gicDistributor:
-        try bus.attach(GICDistributorDevice(interrupts), base: device.base, size: device.size, category: .gic)
+        try bus.attach(GICFrameDevice(interrupts, .distributor), base: device.base, size: device.size, category: .gic)
       case .gicRedistributors:
-        try bus.attach(GICRedistributorDevice(interrupts), base: device.base, size: device.size, category: .gic)
+        try bus.attach(GICFrameDevice(interrupts, .redistributors), base: device.base, size: device.size, category: .gic)
       case .powerButtonGPIO:
         let gpio = PowerButtonGPIO(queue: effects, intid: board.gpioINTID)
         powerButton = gpio

@@ -1,0 +1,37 @@
+import KeelArch
+import KeelFDT
+import KeelLoader
+
+/// How one VM will be built: where its kernel, initrd and device tree go in its RAM, and its
+/// board. Decided from the VM's definition and its boot modules before any host memory is
+/// touched, so a bad image is refused with a reason and the other VMs still start.
+public struct VMPlan {
+  /// Every VM's RAM starts here in IPA space, as on QEMU `virt`.
+  public static let ramBase: UInt64 = 0x4000_0000
+
+  public var image: GuestImagePlan
+  public var layout: GuestBootLayout
+  public var board: GuestBoard
+
+  /// - Parameters: `kernel` is the kernel module's bytes, `bootargs` its command line (from the
+  ///   loader), `initrdSize` the initrd's size if there is one.
+  public init(_ def: VMDefinition, kernel: UnsafeRawBufferPointer, bootargs: String?, initrdSize: UInt64?,
+              gicVersion: GICVersion) throws(GuestImageError) {
+    let ramSize = def.memoryMiB << 20
+    image = try GuestImage.plan(kernel, ramBase: Self.ramBase, ramSize: ramSize, loadAddress: def.loadAddress)
+    layout = try GuestBootLayout.place(after: image, ramBase: Self.ramBase, ramSize: ramSize, initrdSize: initrdSize)
+    board = GuestBoard(cpuCount: def.cpus, memory: MemoryRegion(base: Self.ramBase, size: ramSize), gicVersion: gicVersion)
+    board.bootargs = bootargs ?? "console=ttyAMA0"
+    if let node = def.hypervisorNode { board.hypervisorCompatible = String(decoding: node, as: UTF8.self) }
+    if def.timeMode == .trapped {
+      // Only the physical timer is offered. Its counter (CNTPCT_EL0, trapped) runs at the VM's
+      // configured frequency. No `clock-frequency` is given, on purpose: arm64 Linux at EL1
+      // always takes its clocksource from CNTVCT_EL0, which cannot be trapped without FEAT_ECV,
+      // so telling it the physical rate would make its clock run at host/guest speed. It uses
+      // CNTFRQ_EL0 for both, keeps correct time, and re-arms its (scaled) physical timer when it
+      // fires early. docs/backdoor.md, "Guest time".
+      board.timerPPIs.physicalOnly = true
+    }
+    if let initrdSize, let at = layout.initrdAddress { board.initrd = MemoryRegion(base: at, size: initrdSize) }
+  }
+}
