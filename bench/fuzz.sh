@@ -109,23 +109,23 @@ portable() {
   module KeelVGIC KeelArch -- $(src KeelVGIC)
   module KeelPSCI KeelArch -- $(src KeelPSCI)
   module KeelLoader -- $(src KeelLoader)
-  module KeelVM KeelArch KeelFDT KeelDevices KeelVGIC KeelPSCI KeelLoader -- $(src KeelVM)
+  module KeelSched -- $(src KeelSched)
+  module KeelVM KeelArch KeelFDT KeelDevices KeelVGIC KeelPSCI KeelLoader KeelSched -- $(src KeelVM)
 }
-VMLIBS=(KeelVM KeelArch KeelFDT KeelDevices KeelVGIC KeelPSCI KeelLoader)
+VMLIBS=(KeelVM KeelArch KeelFDT KeelDevices KeelVGIC KeelPSCI KeelLoader KeelSched)
 portable
 if needs fdt; then harness fdt FDT.swift KeelFDT KeelArch; fi
 if needs vmx hostfile; then
-  module KeelSched -- $(src KeelSched)
   # ToolsGuest.swift needs DefaultGuest (swift-crypto); only its GuestFlavour enum is wanted.
   awk '/^public enum GuestFlavour/ { on = 1 } on { print } on && /^}/ { exit }' "$S/KeelHost/ToolsGuest.swift" \
     > "$GEN/GuestFlavour.swift.new"
   cmp -s "$GEN/GuestFlavour.swift.new" "$GEN/GuestFlavour.swift" 2>/dev/null \
     || mv "$GEN/GuestFlavour.swift.new" "$GEN/GuestFlavour.swift"
   rm -f "$GEN/GuestFlavour.swift.new"
-  module KeelHost KeelSched "${VMLIBS[@]}" -- "$GEN/GuestFlavour.swift" \
+  module KeelHost "${VMLIBS[@]}" -- "$GEN/GuestFlavour.swift" \
     "$S"/KeelHost/{VMXFile,HostFile,HostResources,VMConfiguration,QEMUCommand,RunOptions,HypervisorConfigModule,GuestImageCheck}.swift
-  needs vmx && harness vmx VMX.swift KeelHost KeelSched "${VMLIBS[@]}"
-  needs hostfile && harness hostfile HostFile.swift KeelHost KeelSched "${VMLIBS[@]}"
+  needs vmx && harness vmx VMX.swift KeelHost "${VMLIBS[@]}"
+  needs hostfile && harness hostfile HostFile.swift KeelHost "${VMLIBS[@]}"
 fi
 if needs image; then harness image GuestImage.swift KeelLoader; fi
 if needs backdoor; then
