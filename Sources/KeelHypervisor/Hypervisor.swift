@@ -34,6 +34,9 @@ enum Host {
   nonisolated(unsafe) static var uartBase: UInt64 = 0x0900_0000
   nonisolated(unsafe) static var ipaBits = 39
   nonisolated(unsafe) static var mdcrBase: UInt64 = 0
+  /// The host counter's frequency, read once at boot: CNTFRQ_EL0 itself holds the running
+  /// vCPU's frequency (a trapped-time VM is told its own), so Keel never reads it again.
+  nonisolated(unsafe) static var counterHz: UInt64 = 0
   static let startLock = SpinLock()
 }
 
@@ -58,6 +61,7 @@ func keelHypervisorFault(_ kind: UInt64) {
 @main
 struct KeelHypervisor {
   static func main() {
+    Host.counterHz = keel_read_cntfrq_el0()
     let dtbAddress = keel_boot_dtb_address() != 0 ? keel_boot_dtb_address() : 0x4000_0000
     let machine: MachineDescription
     do throws(FDTError) {
@@ -72,7 +76,7 @@ struct KeelHypervisor {
     Host.firmware = HostFirmware(useHVC: machine.psci == .hvc)
     // Keep the reset value's HPMN (the PMU counters the guest may use).
     Host.mdcrBase = keel_read_mdcr_el2() & 0x1F
-    Console.log("Keel hypervisor at EL2 on \(machine.cpus.count) CPUs, counter \(keel_read_cntfrq_el0()) Hz")
+    Console.log("Keel hypervisor at EL2 on \(machine.cpus.count) CPUs, counter \(Host.counterHz) Hz")
 
     guard let gicDescription = machine.gic, let gic = HostGICDriver.make(gicDescription, cpus: machine.cpus) else {
       hypervisorPanic("no usable GIC in the device tree (GICv2 needs GICH and GICV)")

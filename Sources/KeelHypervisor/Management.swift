@@ -183,11 +183,11 @@ func status(_ vm: VM, scope: [UInt8]? = nil) -> VMStatus {
 }
 
 func statLine(_ vm: VM) -> String {
-  StatusText.statLine(status(vm), now: keel_read_cntpct_el0(), hz: keel_read_cntfrq_el0())
+  StatusText.statLine(status(vm), now: keel_read_cntpct_el0(), hz: Host.counterHz)
 }
 
 func inspect(_ vm: VM) {
-  for line in StatusText.inspect(status(vm), now: keel_read_cntpct_el0(), hz: keel_read_cntfrq_el0()) { Console.log(line) }
+  for line in StatusText.inspect(status(vm), now: keel_read_cntpct_el0(), hz: Host.counterHz) { Console.log(line) }
 }
 
 func renderScreen(_ vms: [VM], scope: [UInt8]?) {
@@ -202,7 +202,7 @@ func renderScreen(_ vms: [VM], scope: [UInt8]?) {
     rows.append(row)
   }
   Console.raw(StatusText.screen(rows, scope: scope.map { String(decoding: $0, as: UTF8.self) }, hostCPUs: Host.cpus.count,
-                                cpuMHz: Host.cpuMHz, now: now, hz: keel_read_cntfrq_el0()))
+                                cpuMHz: Host.cpuMHz, now: now, hz: Host.counterHz))
 }
 
 // MARK: Pause and resume

@@ -117,7 +117,7 @@ struct WallClock {
   }
 
   func now() -> (seconds: UInt64, microseconds: UInt32) {
-    let hz = keel_read_cntfrq_el0()
+    let hz = Host.counterHz
     let ticks = keel_read_cntpct_el0() &- bootCount
     let seconds = ticks / hz
     let micros = (ticks % hz) * 1_000_000 / hz

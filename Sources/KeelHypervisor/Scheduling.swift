@@ -31,7 +31,7 @@ enum Sched {
   static func start(_ machine: MachineDefinition, vms: [VM], hostCPUs: Int) {
     var started = machine
     started.vms = vms.map { $0.definition }
-    let configuration = started.schedulerConfiguration(hostCPUs: hostCPUs, ticksPerSecond: keel_read_cntfrq_el0())
+    let configuration = started.schedulerConfiguration(hostCPUs: hostCPUs, ticksPerSecond: Host.counterHz)
     do throws(AdmissionError) {
       policy = try Scheduler(configuration: configuration)
     } catch {
@@ -43,7 +43,7 @@ enum Sched {
         vcpus.append(v)
       }
     }
-    let hz = keel_read_cntfrq_el0()
+    let hz = Host.counterHz
     wfiSlack = hz / 20_000          // 50 µs
     standbySlack = hz / 2_000       // 500 µs
     powerdownSlack = hz / 200       // 5 ms
@@ -87,7 +87,7 @@ func watchEndingVMs() {
   let now = keel_read_cntpct_el0()
   for vm in Host.vms where vm.endingUnreported {
     vm.lifecycleLock.lock()
-    let overdue = vm.lifecycle.checkOverdue(now: now, limit: 2 * keel_read_cntfrq_el0())
+    let overdue = vm.lifecycle.checkOverdue(now: now, limit: 2 * Host.counterHz)
     vm.lifecycleLock.unlock()
     guard overdue else { continue }
     Console.log("BUG: \(vm.name) has not finished stopping or rebooting after 2 s")
@@ -103,7 +103,7 @@ func run(_ v: VCPU, on cpu: PerCPU) {
   let waitStart = keel_read_cntpct_el0()
   var reported = false
   while v.resident.load(ordering: .acquiring) >= 0 {
-    if !reported && keel_read_cntpct_el0() &- waitStart > keel_read_cntfrq_el0() {
+    if !reported && keel_read_cntpct_el0() &- waitStart > Host.counterHz {
       reported = true
       Console.log("BUG: CPU \(cpu.slot) has waited 1 s for \(v.vm.name) vcpu\(v.index) to leave CPU \(v.resident.load(ordering: .relaxed))")
     }
@@ -285,7 +285,7 @@ func armTimer(_ cpu: PerCPU, now: UInt64, running v: VCPU?) {
   cpu.sliceArmed = v == nil || contended
   var next = Sched.policy.nextEvent(cpu: cpu.id, now: now, sliceEnds: contended)
   if v == nil && Host.vms.contains(where: { $0.endingUnreported }) {
-    next = min(next ?? .max, now &+ keel_read_cntfrq_el0())
+    next = min(next ?? .max, now &+ Host.counterHz)
   }
   if let next {
     keel_write_cnthp_cval_el2(next)
@@ -303,7 +303,7 @@ func cpuTimeSummary(_ vm: VM) -> String {
   Sched.lock.lock()
   let ticks = Sched.policy.consumedTicks(of: VMID(vm.id))
   Sched.lock.unlock()
-  let hz = keel_read_cntfrq_el0()
+  let hz = Host.counterHz
   return "\(ticks / (hz / 1000)) ms (ticks \(ticks))"
 }
 

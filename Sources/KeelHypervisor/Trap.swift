@@ -175,7 +175,7 @@ func handleSMCCC(_ cpu: PerCPU, _ v: VCPU) -> TrapOutcome {
   case .systemReset:
     // Three resets within a minute are a reset loop (typically a kernel that panics at boot):
     // the VM stops instead.
-    let ended = vm.lifecycle.guestReset(now: keel_read_cntpct_el0(), window: keel_read_cntfrq_el0() * 60)
+    let ended = vm.lifecycle.guestReset(now: keel_read_cntpct_el0(), window: Host.counterHz * 60)
     vm.lifecycleLock.unlock()
     if ended { finishEnding(vm) }
     return .leave

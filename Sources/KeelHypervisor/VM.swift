@@ -106,7 +106,7 @@ final class VM {
   var accounting = VMAccounting()
 
   var board: GuestBoard { devices.board }
-  var guestCounterFrequency: UInt64 { definition.timeMode == .trapped ? (definition.timeFrequency ?? keel_read_cntfrq_el0()) : keel_read_cntfrq_el0() }
+  var guestCounterFrequency: UInt64 { definition.timeMode == .trapped ? (definition.timeFrequency ?? Host.counterHz) : Host.counterHz }
 
   init(id: Int, definition: VMDefinition, board: GuestBoard, ram: GuestRAM, ipaBits: Int, gicv: PA?) throws(VMBuildError) {
     self.id = id
@@ -128,7 +128,7 @@ final class VM {
     accounting.bootedAt = counterOffset
     for i in 0..<definition.cpus { vcpus.append(VCPU(index: i, vm: self)) }
     if definition.timeMode == .trapped {
-      clock = GuestClock(hostHz: keel_read_cntfrq_el0(), guestHz: guestCounterFrequency, hostNow: keel_read_cntpct_el0())
+      clock = GuestClock(hostHz: Host.counterHz, guestHz: guestCounterFrequency, hostNow: keel_read_cntpct_el0())
     }
     backdoor = makeBackdoor(for: self)
   }
