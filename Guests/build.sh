@@ -1,5 +1,6 @@
 #!/bin/sh
 # Builds the bare-metal test guests: Guests/build.sh OUTDIR  ->  OUTDIR/hostile.elf, OUTDIR/microbench.elf,
+# OUTDIR/conformance.elf, OUTDIR/conformance.bin,
 # OUTDIR/ipibench.elf
 # Overridable: CLANG, LLD, HOSTILE_CFLAGS (e.g. -DHOSTILE_DEFAULT_RAM_MIB=128),
 # MICROBENCH_CFLAGS (e.g. -DMICROBENCH_ITERATIONS=100000), IPIBENCH_CFLAGS (e.g. -DIPIBENCH_ITERATIONS=500).
@@ -41,3 +42,14 @@ echo "built $out/microbench.elf"
 "$LLD" -T "$here/microbench/link.ld" -static -nostdlib --no-dynamic-linker \
   "$obj/ipi-start.o" "$obj/ipibench.o" -o "$out/ipibench.elf"
 echo "built $out/ipibench.elf"
+
+# shellcheck disable=SC2086
+"$CLANG" $BASE_CFLAGS -c "$here/conformance/start.S" -o "$obj/cf-start.o"
+# shellcheck disable=SC2086
+"$CLANG" $BASE_CFLAGS -c "$here/conformance/conformance.c" -o "$obj/conformance.o"
+"$LLD" -T "$here/hostile/link.ld" -static -nostdlib --no-dynamic-linker \
+  "$obj/cf-start.o" "$obj/conformance.o" -o "$out/conformance.elf"
+# The raw form, linked at 0x40080000 (run with --load-address 0x40080000): QEMU then passes it
+# the DTB and the command line as it would a kernel, which an ELF does not get.
+"${OBJCOPY:-/opt/swift/usr/bin/llvm-objcopy}" -O binary "$out/conformance.elf" "$out/conformance.bin"
+echo "built $out/conformance.elf, $out/conformance.bin"

@@ -77,6 +77,7 @@ public struct FaultStatus: RawRepresentable, Hashable, Sendable {
   public var isPermissionFault: Bool { rawValue & 0x3C == 0x0C }
   public var level: Int { Int(rawValue & 3) }
   public static var synchronousExternalAbort: Self { .init(rawValue: 0x10) }
+  public static var alignmentFault: Self { .init(rawValue: 0x21) }
   public static func translationFault(level: Int) -> Self { .init(rawValue: 0x04 | UInt8(level & 3)) }
 }
 

@@ -72,6 +72,12 @@ public struct FDTProperty: Equatable, Sendable {
     return String(decoding: value[list[0]], as: UTF8.self)
   }
 
+  /// The bytes of a single NUL-terminated string, without the NUL.
+  public var stringBytes: [UInt8]? {
+    guard let list = stringByteRanges, list.count == 1 else { return nil }
+    return Array(value[list[0]])
+  }
+
   /// The value as a NUL-separated string list (`compatible`, `clock-names`, ...).
   public var strings: [String]? {
     guard let list = stringByteRanges else { return nil }

@@ -203,7 +203,7 @@ extension MachineDescription {
       let kind: GuestModule.Kind =
         child.isCompatible(with: "multiboot,kernel") ? .kernel
         : child.isCompatible(with: "multiboot,ramdisk") ? .ramdisk : .other
-      out.append(GuestModule(kind: kind, region: region, bootargs: child.property("bootargs")?.string))
+      out.append(GuestModule(kind: kind, region: region, bootargs: child.property("bootargs")?.stringBytes))
     }
     return out
   }

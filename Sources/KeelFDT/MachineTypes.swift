@@ -84,9 +84,13 @@ public struct GuestModule: Equatable, Sendable {
 
   public var kind: Kind
   public var region: MemoryRegion
-  public var bootargs: String?
+  /// The module's command line, as bytes: a String parsed from the device tree and kept in
+  /// this struct comes out corrupted in the Embedded image when it is short enough to be a
+  /// small (inline) string (swiftc 6.3.1; its discriminator is lost, so its length reads as
+  /// its first characters). Bytes are stored as they are.
+  public var bootargs: [UInt8]?
 
-  public init(kind: Kind, region: MemoryRegion, bootargs: String? = nil) {
+  public init(kind: Kind, region: MemoryRegion, bootargs: [UInt8]? = nil) {
     self.kind = kind
     self.region = region
     self.bootargs = bootargs

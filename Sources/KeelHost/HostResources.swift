@@ -70,7 +70,7 @@ extension HostResources {
     }
     // The counter frequency only matters for the scheduler's tuning, not for admission.
     let configuration = SchedulerConfiguration(
-      hostCPUCount: hostCPUs, mhzPerCPU: UInt32(clamping: cpuMHz), ticksPerSecond: 62_500_000, groups: specs, vms: vmSpecs)
+      hostCPUCount: hostCPUs, mhzPerCPU: UInt32(clamping: cpuMHz), ticksPerSecond: RunLimits.hostCounterHz, groups: specs, vms: vmSpecs)
     do {
       try configuration.validate()
     } catch {

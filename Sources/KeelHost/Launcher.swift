@@ -63,11 +63,12 @@ public struct Launcher {
         name: "vm0", cpus: options.cpus, memoryMiB: options.memoryMiB, kernel: kernelPath, initrd: initrdPath,
         commandLine: options.append, loadAddress: options.loadAddress)
       let boot = BootVM(configuration: vm, kernelPath: kernelPath, initrdPath: initrdPath,
-                        kernelSize: placement.kernelFileSize, initrdSize: placement.initrdFileSize)
+                        kernelSize: placement.kernelFileSize, initrdSize: placement.initrdFileSize,
+                        linux: placement.plan.format == .linuxImage)
       return try bootKeel([boot], options: options, root: root, progress: progress, strictNames: false)
     }
     try ensureQEMU(progress: progress)
-    let command = QEMUCommand.bare(kernel: kernelPath, initrd: initrdPath, options: options)
+    let command = QEMUCommand.bare(kernel: kernelPath, initrd: initrdPath, linux: placement.plan.format == .linuxImage, options: options)
     logger.info("\(QEMUCommand.executable) \(command.arguments.map(Self.shellQuoted).joined(separator: " "))")
 
     let session = ConsoleSession(

@@ -5,10 +5,12 @@ public struct BootVM: Equatable, Sendable {
   public var initrdPath: String?
   public var kernelSize: UInt64
   public var initrdSize: UInt64?
+  /// An arm64 Linux Image, which gets Keel's default command line before its own.
+  public var linux: Bool
 
-  public init(configuration: VMConfiguration, kernelPath: String, initrdPath: String?, kernelSize: UInt64, initrdSize: UInt64?) {
+  public init(configuration: VMConfiguration, kernelPath: String, initrdPath: String?, kernelSize: UInt64, initrdSize: UInt64?, linux: Bool) {
     self.configuration = configuration; self.kernelPath = kernelPath; self.initrdPath = initrdPath
-    self.kernelSize = kernelSize; self.initrdSize = initrdSize
+    self.kernelSize = kernelSize; self.initrdSize = initrdSize; self.linux = linux
   }
 
   public var blobs: MachineLayout.Blobs {
@@ -29,8 +31,9 @@ extension QEMUCommand {
     args += common(options: options)
     args += ["-kernel", hypervisor, "-append", "keel.config=\(hex(layout.configAddress))"]
     for (index, vm) in vms.enumerated() {
-      let bootargs = guestCommandLine(append: vm.configuration.commandLine)
-      args += ["-device", "guest-loader,addr=\(hex(layout.kernelAddresses[index])),kernel=\(escape(vm.kernelPath)),bootargs=\(escape(bootargs))"]
+      let bootargs = guestCommandLine(append: vm.configuration.commandLine, linux: vm.linux)
+      let loader = "guest-loader,addr=\(hex(layout.kernelAddresses[index])),kernel=\(escape(vm.kernelPath))"
+      args += ["-device", bootargs.isEmpty ? loader : loader + ",bootargs=\(escape(bootargs))"]
       if let initrd = vm.initrdPath, let address = layout.initrdAddresses[index] {
         args += ["-device", "guest-loader,addr=\(hex(address)),initrd=\(escape(initrd))"]
       }

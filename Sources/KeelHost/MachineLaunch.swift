@@ -1,4 +1,5 @@
 import Foundation
+import KeelLoader
 import KeelVM
 import Logging
 
@@ -233,10 +234,16 @@ public struct ConfigurationLauncher {
       } catch {
         throw VMXError(fileName: file, line: nil, key: nil, message: error.description)
       }
+      // The hypervisor refuses it too (VMPlan); here the user hears why before QEMU starts.
+      if vm.timeMode == .trapped, let hz = vm.timeFrequencyHz, hz != RunLimits.hostCounterHz, placement.plan.format == .linuxImage {
+        throw VMXError(fileName: file, line: nil, key: "keel.time.frequency",
+                       message: GuestImageError.linuxAtScaledFrequency(guestHz: hz, hostHz: RunLimits.hostCounterHz).description)
+      }
       logger.debug("\(vm.name): \(placement.plan.format) entry \(hex(placement.plan.entry)), \(kernel.count) bytes")
       vms.append(BootVM(
         configuration: vm, kernelPath: kernelPath, initrdPath: initrdPath,
-        kernelSize: placement.kernelFileSize, initrdSize: placement.initrdFileSize))
+        kernelSize: placement.kernelFileSize, initrdSize: placement.initrdFileSize,
+        linux: placement.plan.format == .linuxImage))
     }
     return try launcher.bootKeel(vms, options: options, root: root, progress: progress, strictNames: true, resources: resources)
   }

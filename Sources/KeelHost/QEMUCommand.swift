@@ -1,23 +1,28 @@
 /// The exact QEMU argv for a run. Pure: paths and sizes in, arguments out.
 public struct QEMUCommand: Equatable, Sendable {
   public static let executable = "qemu-system-aarch64"
+  /// What Keel puts before `--append` for a Linux kernel: its console on the PL011, and a
+  /// reboot (which Keel reports) instead of a hang on panic. Other images (bare-metal programs
+  /// whose argv is the command line) get exactly what the user appended.
   public static let defaultGuestCommandLine = "console=ttyAMA0 panic=-1"
 
   public var arguments: [String]
 
-  public static func guestCommandLine(append: String?) -> String {
-    guard let extra = append?.trimmingSpaces(), !extra.isEmpty else { return defaultGuestCommandLine }
-    return defaultGuestCommandLine + " " + extra
+  public static func guestCommandLine(append: String?, linux: Bool) -> String {
+    let extra = append?.trimmingSpaces() ?? ""
+    guard linux else { return extra }
+    return extra.isEmpty ? defaultGuestCommandLine : defaultGuestCommandLine + " " + extra
   }
 
   /// The same guest directly on QEMU, as the reference point for comparisons.
-  public static func bare(kernel: String, initrd: String?, options: RunOptions) -> QEMUCommand {
+  public static func bare(kernel: String, initrd: String?, linux: Bool, options: RunOptions) -> QEMUCommand {
     var args = machine(virtualization: false, options: options)
     args += ["-smp", String(options.cpus), "-m", String(options.memoryMiB)]
     args += common(options: options)
     args += ["-kernel", kernel]
     if let initrd { args += ["-initrd", initrd] }
-    args += ["-append", guestCommandLine(append: options.append)]
+    let commandLine = guestCommandLine(append: options.append, linux: linux)
+    if !commandLine.isEmpty { args += ["-append", commandLine] }
     return QEMUCommand(arguments: args)
   }
 

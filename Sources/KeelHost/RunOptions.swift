@@ -59,6 +59,8 @@ public enum RunLimits {
   /// Keel's own ceiling for the emulated machine, so a run never asks QEMU for more than the host can back.
   public static let maxHostMemoryMiB = 16 * 1024
   public static let maxHostCPUs = 8
+  /// CNTFRQ_EL0 of QEMU's emulated Arm CPUs (a 16 ns tick in QEMU 7.2).
+  public static let hostCounterHz: UInt64 = 62_500_000
   /// Hypervisor image region below the first guest-loader blob, and slack after guest RAM.
   public static let hostReserveMiB = 64
   public static let loadAlignment: UInt64 = 4096

@@ -21,7 +21,8 @@ public struct VMConfiguration: Equatable, Sendable {
   public var kernel: String?
   /// nil with a default kernel: the default guest's initramfs.
   public var initrd: String?
-  /// Appended to `QEMUCommand.defaultGuestCommandLine`, like `--append`.
+  /// Appended to `QEMUCommand.defaultGuestCommandLine` for a Linux kernel, like `--append`;
+  /// the whole command line of any other image.
   public var commandLine: String?
   public var loadAddress: UInt64?
   public var group: String?

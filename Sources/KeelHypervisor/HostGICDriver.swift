@@ -211,6 +211,8 @@ struct HostGICDriver: ListRegisterFile {
     if version == .v2 { MMIO.write32(cpuInterface + 0x4, 0xFF) }
   }
 
+  func deactivatePhysical(_ intid: UInt32) { deactivate(intid) }
+
   // MARK: Virtualization control
 
   /// Active-priority registers per group: 1, 2 or 4 by the implemented preemption bits.

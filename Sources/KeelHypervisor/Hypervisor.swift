@@ -184,7 +184,7 @@ func createVM(_ def: VMDefinition, id: Int, ram: inout GuestRAMAllocator, _ mach
   let image = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(kernel.region.base)), count: Int(kernel.region.size))
   let vmPlan: VMPlan
   do throws(GuestImageError) {
-    vmPlan = try VMPlan(def, kernel: image, bootargs: kernel.bootargs, initrdSize: initrd?.region.size, gicVersion: Host.gic.version)
+    vmPlan = try VMPlan(def, kernel: image, bootargs: kernel.bootargs, initrdSize: initrd?.region.size, gicVersion: Host.gic.version, hostCounterHz: Host.counterHz)
   } catch {
     return fail("guest image rejected: \(error.description)")
   }

@@ -231,6 +231,7 @@ func resume(_ vm: VM) {
     // Guest time does not advance while paused: the virtual counter offset grows by the pause.
     // Each vCPU loads the new offset and timer deadlines when it next gets a CPU.
     vm.counterOffset &+= now &- vm.lifecycle.pausedAtCount
+    vm.realTime.pausedTicks &+= now &- vm.lifecycle.pausedAtCount
     vm.clock?.resume(atHost: now)
     vm.lifecycle.paused = false
   }

@@ -2,6 +2,7 @@
 import CKeelEL2
 import _Volatile
 import Synchronization
+import KeelDevices
 
 /// 32/64-bit volatile MMIO at an identity-mapped physical address.
 enum MMIO {
@@ -116,12 +117,22 @@ struct WallClock {
     bootCount = keel_read_cntpct_el0()
   }
 
-  func now() -> (seconds: UInt64, microseconds: UInt32) {
+  func now() -> (seconds: UInt64, microseconds: UInt32) { at(count: keel_read_cntpct_el0()) }
+
+  func at(count: UInt64) -> (seconds: UInt64, microseconds: UInt32) {
     let hz = Host.counterHz
-    let ticks = keel_read_cntpct_el0() &- bootCount
+    let ticks = count &- bootCount
     let seconds = ticks / hz
     let micros = (ticks % hz) * 1_000_000 / hz
     return (bootSeconds + seconds, UInt32(micros))
   }
+}
+
+/// What a VM's RTC counts: the host's wall clock, less the time the VM spent paused. As with
+/// ESXi's virtual RTC, a VM's time (its counter, its RTC) does not advance while it is paused;
+/// a guest that wants real time again after a pause syncs it (NTP, open-vm-tools).
+final class VMRealTime: RealTimeSource {
+  var pausedTicks: UInt64 = 0
+  func secondsSinceEpoch() -> UInt64 { Host.wallClock.at(count: keel_read_cntpct_el0() &- pausedTicks).seconds }
 }
 #endif

@@ -193,16 +193,18 @@ func block(_ v: VCPU, on cpu: PerCPU, slack: UInt64) {
 }
 
 /// Host time at which the vCPU's own timers fire: the virtual timer (guest count + CNTVOFF)
-/// and, in trapped-time mode, the physical timer. nil: no timer armed.
+/// and the physical timer. nil: no timer armed.
 func wakeDeadline(_ v: VCPU) -> UInt64? {
   var deadline: UInt64? = nil
-  let control = keel_read_cntv_ctl_el0()
-  if control & 0b11 == 0b01 {
+  if TimerControl.armed(keel_read_cntv_ctl_el0()) {
     let (host, overflow) = keel_read_cntv_cval_el0().addingReportingOverflow(v.vm.counterOffset)
     deadline = overflow ? nil : host
   }
-  if let clock = v.vm.clock, let physical = v.physicalTimer.hostDeadline(on: clock) {
-    deadline = min(deadline ?? .max, physical)
+  if let clock = v.vm.clock {
+    if let physical = v.physicalTimer.hostDeadline(on: clock) { deadline = min(deadline ?? .max, physical) }
+  } else if TimerControl.armed(keel_read_cntp_ctl_el0()) {
+    // Pass-through time: the guest's physical timer compares against the host counter itself.
+    deadline = min(deadline ?? .max, keel_read_cntp_cval_el0())
   }
   return deadline
 }
@@ -318,15 +320,24 @@ func restore(_ v: VCPU, on cpu: PerCPU) {
   keel_write_vmpidr_el2(v.affinity.mpidr)
   keel_write_vpidr_el2(keel_read_midr_el1())
   keel_write_cntvoff_el2(vm.counterOffset)
-  // Pass-through time: EL1 may read the physical counter, the physical timer traps.
-  // Trapped time: both trap, and Keel runs the guest's clock (Time.swift).
-  keel_write_cnthctl_el2(vm.clock == nil ? 1 : 0)
+  // What the guest reads as its counter's frequency: a trapped-time VM's own (EL2 is the
+  // highest exception level here, so CNTFRQ_EL0 is writable and per CPU).
+  keel_write_cntfrq_el0(vm.guestCounterFrequency)
+  // Pass-through time: EL1 uses the physical counter and timer directly (EL1PCTEN, EL1PCEN),
+  // and the timer is switched with the vCPU. Trapped time: both trap, and Keel runs the
+  // guest's clock (Time.swift).
+  keel_write_cnthctl_el2(vm.clock == nil ? 0b11 : 0)
   // TDA: debug-register accesses trap, so the backdoor's EL0 MRS MDCCSR_EL0 reaches Keel even
   // though Linux sets MDSCR_EL1.TDCC (Debug.swift keeps the guest's MDSCR_EL1 in a shadow).
   keel_write_mdcr_el2(Host.mdcrBase | 1 << 9)
   v.el1.load()
   keel_write_mdscr_el1(v.mdscrShadow & ~DebugRegister.tdcc)
-  reloadGuestTimer(v)
+  if vm.clock == nil {
+    keel_write_cntp_cval_el0(v.el1.cntpCval)
+    keel_write_cntp_ctl_el0(v.el1.cntpCtl)
+  } else {
+    reloadGuestTimer(v)
+  }
   Host.gic.activatePrivate(v.timerActive, slot: cpu.slot)
   Host.gic.restoreVirtualInterface(v.gicState)
   // With HCR_EL2.FB the guest's own TLB maintenance is broadcast, but entries another vCPU of
@@ -341,6 +352,10 @@ func restore(_ v: VCPU, on cpu: PerCPU) {
 /// Moves `v`'s hardware state from this CPU into the VCPU object.
 func save(_ v: VCPU, from cpu: PerCPU) {
   v.el1.save()
+  if v.vm.clock == nil {
+    v.el1.cntpCtl = keel_read_cntp_ctl_el0() & 0b11
+    v.el1.cntpCval = keel_read_cntp_cval_el0()
+  }
   silenceGuestTimers()
   v.timerActive = Host.gic.takeActivePrivate([Host.virtualTimerINTID, Host.physicalTimerINTID], slot: cpu.slot)
   Host.gic.saveVirtualInterface(&v.gicState, inUse: v.listRegistersInUse)

@@ -19,16 +19,20 @@ func handleSystemInstruction(_ v: VCPU, _ iss: SystemRegisterISS) -> TrapOutcome
   case EmulatedInstruction.dcZVA where !iss.isRead:
     let va = v.gpr(iss.register)
     let fromEL0 = ProcessorState.exceptionLevel(v.pstate) == 0
-    let par = keel_translate_guest_write(va, fromEL0 ? 1 : 0)
-    guard par & 1 == 0 else {
+    switch TranslationResult(par: keel_translate_guest_write(va, fromEL0 ? 1 : 0)) {
+    case .fault(let status):
       // The guest's own translation fails: it takes the fault it would have taken natively.
-      return .inject(.dataAbort(address: va, isWrite: true))
+      return .inject(.dataFault(address: va, isWrite: true, status: status))
+    case .translated(_, device: true):
+      // DC ZVA to Device memory (all of it with the guest's MMU off, and whatever stage 2 maps
+      // as Device, like a GICv2 guest's CPU interface) is an alignment fault (Arm ARM C6.2.80).
+      return .inject(.dataFault(address: va, isWrite: true, status: .alignmentFault))
+    case .translated(let page, device: false):
+      // A host physical address (stage 1+2), identity-mapped at EL2. Zero the naturally
+      // aligned block DCZID_EL0 gives, as DC ZVA would.
+      keel_dc_zva(page | (va & 0xFFF))
+      return .advance
     }
-    // PAR_EL1.PA is a host physical address (stage 1+2), identity-mapped at EL2. Zero the
-    // naturally aligned block DCZID_EL0 gives, as DC ZVA would.
-    let pa = (par & 0xFFFF_FFFF_F000) | (va & 0xFFF)
-    keel_dc_zva(pa)
-    return .advance
   case EmulatedInstruction.actlr:
     if iss.isRead { v.setGPR(iss.register, keel_read_actlr_el1()) }
     return .advance

@@ -2,6 +2,7 @@
 import CKeelEL2
 import KeelArch
 import KeelTime
+import KeelVGIC
 import KeelVM
 
 /// Trapped guest time (VMware US12248799): in a VM with `time.mode trapped`, CNTHCTL_EL2 traps
@@ -40,6 +41,21 @@ func handleTrappedTime(_ v: VCPU, _ iss: SystemRegisterISS) -> TrapOutcome? {
     return nil
   }
   return .advance
+}
+
+/// A guest timer's interrupt is hardware-linked: the physical one fired and waits, active, for
+/// the guest's EOI. If the guest disabled or masked the timer before taking it, the interrupt
+/// must stop being pending as it would on hardware (VGIC.retractHardware). The physical timer
+/// line counts in both time modes: in trapped mode Keel programs it from the guest's timer.
+/// Called with the devices lock held, with `v` on this CPU.
+func retractSilencedTimers(_ v: VCPU) {
+  var lrs = Host.gic!
+  if !TimerControl.asserted(keel_read_cntv_ctl_el0()) {
+    v.vm.devices.interrupts.vgic.retractHardware(intid: Host.virtualTimerINTID, vcpu: v.index, inUse: &v.listRegistersInUse, lrs: &lrs)
+  }
+  if !TimerControl.asserted(keel_read_cntp_ctl_el0()) {
+    v.vm.devices.interrupts.vgic.retractHardware(intid: Host.physicalTimerINTID, vcpu: v.index, inUse: &v.listRegistersInUse, lrs: &lrs)
+  }
 }
 
 /// Program the hardware EL1 physical timer for the vCPU's guest timer (trapped mode), after a

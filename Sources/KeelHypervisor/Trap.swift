@@ -132,7 +132,10 @@ func handleSynchronous(_ cpu: PerCPU, _ v: VCPU, _ esr: ExceptionSyndrome) -> Tr
 /// ends (`leaveTrap` → `block`), for at most its timers' deadlines plus `slack`.
 func waitForInterrupt(_ cpu: PerCPU, _ v: VCPU, slack: UInt64) {
   // Bring the vGIC up to date first: an interrupt the guest just completed may have left a
-  // new one of the same number latched behind it.
+  // new one of the same number latched behind it, and a timer it silenced must not wake it.
+  v.vm.devicesLock.lock()
+  retractSilencedTimers(v)
+  v.vm.devicesLock.unlock()
   flushInterrupts(v)
   if VGIC.hasPendingInListRegisters(inUse: v.listRegistersInUse, Host.gic) { return }
   if v.power != .on { return }
@@ -198,6 +201,11 @@ func handleDataAbort(_ cpu: PerCPU, _ v: VCPU, _ esr: ExceptionSyndrome) -> Trap
   }
   let store = access.isWrite ? access.storeValue(fromRegister: v.gpr(access.register)) : 0
   vm.devicesLock.lock()
+  if vm.gicWindow.contains(ipa.rawValue) {
+    // The guest may have acknowledged, completed or silenced interrupts since the last exit.
+    vm.devices.interrupts.vgic.syncResident(vcpu: v.index, inUse: v.listRegistersInUse, from: Host.gic)
+    retractSilencedTimers(v)
+  }
   let result = vm.devices.bus.dispatch(access, storeValue: store, vcpu: v.index)
   let effects = vm.devices.settle()
   vm.devicesLock.unlock()

@@ -19,6 +19,9 @@ struct EL1State {
   var esr: UInt64 = 0, far: UInt64 = 0, afsr0: UInt64 = 0, afsr1: UInt64 = 0, par: UInt64 = 0
   var cpacr: UInt64 = 0, cntkctl: UInt64 = 0, cntvCtl: UInt64 = 0, cntvCval: UInt64 = 0
   var csselr: UInt64 = 0, mdscr: UInt64 = 0
+  /// The EL1 physical timer in pass-through time mode (in trapped mode Keel programs it from
+  /// `VCPU.physicalTimer`).
+  var cntpCtl: UInt64 = 0, cntpCval: UInt64 = 0
 
   func load() {
     keel_write_sctlr_el1(sctlr); keel_write_tcr_el1(tcr); keel_write_ttbr0_el1(ttbr0); keel_write_ttbr1_el1(ttbr1)

@@ -106,6 +106,8 @@ final class VM {
   var accounting = VMAccounting()
 
   var board: GuestBoard { devices.board }
+  let realTime = VMRealTime()
+  let gicWindow: Range<UInt64>
   var guestCounterFrequency: UInt64 { definition.timeMode == .trapped ? (definition.timeFrequency ?? Host.counterHz) : Host.counterHz }
 
   init(id: Int, definition: VMDefinition, board: GuestBoard, ram: GuestRAM, ipaBits: Int, gicv: PA?) throws(VMBuildError) {
@@ -115,6 +117,7 @@ final class VM {
     self.ram = ram
     console = GuestConsole(vmID: id, name: name)
     self.vmid = UInt8(id + 1)
+    gicWindow = board.gicRegisterWindow
     counterOffset = keel_read_cntpct_el0()
     do throws(Stage2Error) {
       stage2 = try Stage2Tables(allocator: HeapPages(), ipaBits: ipaBits)
@@ -123,7 +126,7 @@ final class VM {
       }
     } catch { throw .stage2(error) }
     do throws(BusError) {
-      devices = try VMDevices(board: board, console: HostConsoleSink(console: console))
+      devices = try VMDevices(board: board, console: HostConsoleSink(console: console), realTime: realTime)
     } catch { throw .bus(error) }
     accounting.bootedAt = counterOffset
     for i in 0..<definition.cpus { vcpus.append(VCPU(index: i, vm: self)) }

@@ -8,6 +8,13 @@ public struct TimerControl: OptionSet, Sendable {
   public static var interruptMasked: TimerControl { .init(rawValue: 1 << 1) }
   /// ISTATUS (read-only: derived from the counter and the compare value).
   public static var interruptStatus: TimerControl { .init(rawValue: 1 << 2) }
+
+  /// Whether a timer with this CTL value drives its interrupt line: enabled, not masked, and
+  /// its condition met.
+  public static func asserted(_ raw: UInt64) -> Bool { raw & 0b111 == 0b101 }
+
+  /// Whether it can fire at all: enabled and not masked (its deadline then matters).
+  public static func armed(_ raw: UInt64) -> Bool { raw & 0b11 == 0b01 }
 }
 
 /// One guest generic timer (CNTP or CNTV) emulated on top of a `GuestClock` count.

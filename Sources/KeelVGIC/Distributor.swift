@@ -130,7 +130,7 @@ extension VGIC {
       switch field {
       case .group: bit = s.group1
       case .setEnable, .clearEnable: bit = s.enabled
-      case .setPending, .clearPending: bit = s.pending || (s.inListRegister && !s.active)
+      case .setPending, .clearPending: bit = s.pending || (s.inListRegister && s.residentPending)
       case .setActive, .clearActive: bit = s.active
       }
       if bit { out |= 1 << UInt64(b) }
@@ -148,6 +148,10 @@ extension VGIC {
       if field != .group && !one { continue }
       // SGIs are always enabled on GICv2 (their enable bits are RAO/WI there).
       if i < 16 && version == .v2 && (field == .setEnable || field == .clearEnable) { continue }
+      if state(i, vcpu).inListRegister, let change = ResidentChange(field) {
+        effects.merge(changeResident(i, vcpu, change))
+        continue
+      }
       let wasHardwareLatched = state(i, vcpu).hardware && state(i, vcpu).pendingLatch
       effects.merge(update(i, vcpu) { s in
         switch field {
@@ -160,7 +164,7 @@ extension VGIC {
         case .clearActive: s.active = false
         }
       })
-      if wasHardwareLatched && i < 32 && (field == .clearPending || field == .clearActive) {
+      if wasHardwareLatched && i < 32 && field == .clearPending {
         // The guest dropped a latched hardware interrupt: release the physical one too.
         _ = update(i, vcpu) { $0.pendingLatch = false; $0.hardware = false }
         effects.deactivateHardware |= 1 << UInt32(i)

@@ -14,6 +14,9 @@ public protocol ListRegisterFile {
   /// Called after the guest deactivated a hardware-linked interrupt by its EOI, so the physical
   /// CPU interface looks again at a level interrupt still asserted (a workaround for QEMU's GICv2).
   mutating func resampleAfterGuestDeactivation()
+  /// Deactivate physical private interrupt `intid` on this CPU: the hardware-linked virtual
+  /// interrupt whose EOI would have done it left the list register another way.
+  mutating func deactivatePhysical(_ intid: UInt32)
   /// Ask for (or stop asking for) the underflow maintenance interrupt: at most one list register
   /// in use, so that more interrupts can be moved in.
   mutating func setUnderflowInterrupt(_ on: Bool)
@@ -48,7 +51,15 @@ extension VGIC {
     var more = false
     if needsFlush(vcpu: vcpu) {
       for n in 0..<count where inUse >> UInt64(n) & 1 == 1 {
-        if let merged = mergeResident(lrs.readListRegister(n), vcpu: vcpu) { lrs.writeListRegister(n, merged) }
+        let lr = lrs.readListRegister(n)
+        if let rewritten = rewriteResident(lr, vcpu: vcpu) {
+          guard rewritten.state == .invalid else { lrs.writeListRegister(n, rewritten); continue }
+          lrs.clearListRegister(n)
+          inUse &= ~(1 << UInt64(n))
+          if lr.hardware { lrs.deactivatePhysical(lr.physicalID) }
+        } else if let merged = mergeResident(lr, vcpu: vcpu) {
+          lrs.writeListRegister(n, merged)
+        }
       }
       for n in 0..<count where inUse >> UInt64(n) & 1 == 0 {
         guard let lr = takeNext(vcpu: vcpu) else { break }

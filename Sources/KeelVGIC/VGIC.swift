@@ -33,6 +33,11 @@ struct InterruptState {
   /// Resident in a list register of `owner`; not to be offered again until the guest is done.
   var inListRegister = false
   var owner: Int = 0
+  /// Pending in its list register, as last placed or read back (`syncResident`).
+  var residentPending = false
+  /// The guest wrote the pending or active state of the resident interrupt: the owner's flush
+  /// rewrites its list register to match (`rewriteResident`).
+  var residentChanged = false
   /// Linked to the same-numbered physical interrupt.
   var hardware = false
   /// GICv2 SGIs: requesting CPUs still pending.
@@ -107,8 +112,10 @@ public struct VGIC {
 
   func groupEnabled(_ s: InterruptState) -> Bool { ctlr & (s.group1 ? 2 : 1) != 0 }
 
+  /// An active interrupt is not signalled again until it is deactivated (made active by
+  /// ISACTIVER, say, without the guest ever acknowledging it).
   func deliverable(_ s: InterruptState) -> Bool {
-    s.pending && s.enabled && !s.inListRegister && groupEnabled(s)
+    s.pending && s.enabled && !s.inListRegister && !s.active && groupEnabled(s)
   }
 
   /// An edge interrupt raised again while its previous instance still sits in a list register:
@@ -242,6 +249,8 @@ public struct VGIC {
       }
       s.inListRegister = true
       s.owner = vcpu
+      s.residentPending = true
+      s.residentChanged = false
     }
     return lr
   }
@@ -256,6 +265,7 @@ public struct VGIC {
       switch lr.state {
       case .invalid:
         s.inListRegister = false
+        s.residentPending = false
         s.active = false
         if lr.hardware { s.hardware = s.hardware && s.pendingLatch }
         freed = true

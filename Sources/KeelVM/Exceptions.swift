@@ -4,6 +4,9 @@ import KeelArch
 public enum GuestException: Equatable, Sendable {
   /// Synchronous external abort on a data access (no device or RAM there, or no syndrome to emulate it).
   case dataAbort(address: UInt64, isWrite: Bool)
+  /// A data abort with the fault the access itself would have taken natively (alignment,
+  /// or the guest's own translation or permission fault).
+  case dataFault(address: UInt64, isWrite: Bool, status: FaultStatus)
   /// Synchronous external abort on an instruction fetch.
   case instructionAbort(address: UInt64)
   /// Undefined instruction: an unknown or forbidden system register, an unsupported call.
@@ -32,6 +35,10 @@ public struct ExceptionEntry: Equatable, Sendable {
     case .dataAbort(let address, let isWrite):
       let ec: UInt64 = fromEL0 ? 0x24 : 0x25
       esrEL1 = ec << 26 | il | (isWrite ? 1 << 6 : 0) | UInt64(FaultStatus.synchronousExternalAbort.rawValue)
+      farEL1 = address
+    case .dataFault(let address, let isWrite, let status):
+      let ec: UInt64 = fromEL0 ? 0x24 : 0x25
+      esrEL1 = ec << 26 | il | (isWrite ? 1 << 6 : 0) | UInt64(status.rawValue)
       farEL1 = address
     case .instructionAbort(let address):
       let ec: UInt64 = fromEL0 ? 0x20 : 0x21

@@ -46,7 +46,7 @@ struct Run: ParsableCommand {
   var loadAddress: String?
   @Option(help: "Initial ramdisk for the guest.")
   var initrd: String?
-  @Option(help: "Extra guest kernel command line, after \"\(QEMUCommand.defaultGuestCommandLine)\".")
+  @Option(help: "Guest command line. A Linux kernel gets it after Keel's \"\(QEMUCommand.defaultGuestCommandLine)\"; any other image (ELF, raw binary) gets exactly this.")
   var append: String?
   @Option(help: "Guest vCPUs (default: 1).")
   var cpus: Int?

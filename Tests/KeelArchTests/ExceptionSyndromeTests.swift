@@ -172,3 +172,18 @@ func sysregISS(op0: UInt32, op1: UInt32, crn: UInt32, crm: UInt32, op2: UInt32, 
     #expect(SystemRegisterISS(s.iss).register == 9)
   }
 }
+
+@Suite struct TranslationResultTests {
+  @Test func normalMemory() {
+    // ATTR 0xFF (Normal write-back), PA 0x4812_3000, SH inner.
+    #expect(TranslationResult(par: 0xFF00_0000_4812_3380) == .translated(physicalAddress: 0x4812_3000, device: false))
+  }
+  @Test func deviceMemory() {
+    #expect(TranslationResult(par: 0x0000_0000_0801_0000) == .translated(physicalAddress: 0x0801_0000, device: true))
+    #expect(TranslationResult(par: 0x0400_0000_0900_0000) == .translated(physicalAddress: 0x0900_0000, device: true))
+  }
+  @Test func fault() {
+    // F=1, FST = translation fault level 3 (0b000111).
+    #expect(TranslationResult(par: 0x7 << 1 | 1) == .fault(.translationFault(level: 3)))
+  }
+}

@@ -51,7 +51,7 @@ import KeelFDT
     // QEMU adds nodes to the front of /chosen, so the later -device comes first.
     #expect(machine.modules == [
       GuestModule(kind: .ramdisk, region: MemoryRegion(0x4600_0000, 3000)),
-      GuestModule(kind: .kernel, region: MemoryRegion(0x4400_0000, 34), bootargs: "console=ttyAMA0 quiet"),
+      GuestModule(kind: .kernel, region: MemoryRegion(0x4400_0000, 34), bootargs: Array("console=ttyAMA0 quiet".utf8)),
     ])
     #expect(machine.cpus == [0, 1, 2, 3])
     #expect(machine.memory == [MemoryRegion(0x4000_0000, 0x8000_0000)])
@@ -77,7 +77,7 @@ import KeelFDT
     #expect(machine.psci == .hvc)
     #expect(machine.bootargs == "earlycon root=/dev/vda")
     #expect(machine.modules == [
-      GuestModule(kind: .kernel, region: MemoryRegion(0x8000_0000, 0x100_0000), bootargs: "console=hvc0"),
+      GuestModule(kind: .kernel, region: MemoryRegion(0x8000_0000, 0x100_0000), bootargs: Array("console=hvc0".utf8)),
       GuestModule(kind: .other, region: MemoryRegion(0x8200_0000, 0x4000)),
     ])
     #expect(machine.reserved == [MemoryRegion(0x4800_0000, 0x10_0000), MemoryRegion(0x4f00_0000, 0x2000),

@@ -22,9 +22,9 @@ import Testing
   }
 
   func boot(_ name: String, kernel: String = "/k", initrd: String? = nil, kernelSize: UInt64 = 4096, initrdSize: UInt64? = nil,
-            memoryMiB: Int = 512, append: String? = nil) -> BootVM {
+            memoryMiB: Int = 512, append: String? = nil, linux: Bool = true) -> BootVM {
     BootVM(configuration: VMConfiguration(name: name, memoryMiB: memoryMiB, commandLine: append),
-           kernelPath: kernel, initrdPath: initrd, kernelSize: kernelSize, initrdSize: initrdSize)
+           kernelPath: kernel, initrdPath: initrd, kernelSize: kernelSize, initrdSize: initrdSize, linux: linux)
   }
 
   @Test func keelCommand() {
@@ -105,7 +105,7 @@ import Testing
 
   @Test func bareCommand() {
     let options = RunOptions(append: "  quiet ", cpus: 2, memoryMiB: 300, gic: 3, hostCPUs: 8, deterministic: true, bare: true)
-    let args = QEMUCommand.bare(kernel: "/k", initrd: "/i", options: options).arguments
+    let args = QEMUCommand.bare(kernel: "/k", initrd: "/i", linux: true, options: options).arguments
     #expect(value(after: "-M", in: args) == "virt,gic-version=3,its=off,dtb-randomness=off")
     #expect(value(after: "-smp", in: args) == "2")
     #expect(value(after: "-m", in: args) == "300")
@@ -116,8 +116,24 @@ import Testing
   }
 
   @Test func guestCommandLine() {
-    #expect(QEMUCommand.guestCommandLine(append: nil) == "console=ttyAMA0 panic=-1")
-    #expect(QEMUCommand.guestCommandLine(append: "") == "console=ttyAMA0 panic=-1")
-    #expect(QEMUCommand.guestCommandLine(append: "keel.test=panic") == "console=ttyAMA0 panic=-1 keel.test=panic")
+    #expect(QEMUCommand.guestCommandLine(append: nil, linux: true) == "console=ttyAMA0 panic=-1")
+    #expect(QEMUCommand.guestCommandLine(append: "", linux: true) == "console=ttyAMA0 panic=-1")
+    #expect(QEMUCommand.guestCommandLine(append: "keel.test=panic", linux: true) == "console=ttyAMA0 panic=-1 keel.test=panic")
+  }
+
+  /// A bare-metal program's command line is its argv: Keel adds nothing to it.
+  @Test func bareMetalCommandLineIsTheUsers() {
+    #expect(QEMUCommand.guestCommandLine(append: nil, linux: false) == "")
+    #expect(QEMUCommand.guestCommandLine(append: " one two ", linux: false) == "one two")
+    let bare = QEMUCommand.bare(kernel: "/k", initrd: nil, linux: false, options: RunOptions(bare: true)).arguments
+    #expect(!bare.contains("-append"))
+    let withArgs = QEMUCommand.bare(kernel: "/k", initrd: nil, linux: false, options: RunOptions(append: "x=1", bare: true)).arguments
+    #expect(value(after: "-append", in: withArgs) == "x=1")
+    let vms = [boot("vm0", append: "x=1", linux: false), boot("vm1", linux: false)]
+    let layout = MachineLayout(vms: vms.map(\.blobs))
+    let args = QEMUCommand.keel(hypervisor: "/h", vms: vms, layout: layout, configFile: "/c", hostCPUs: 1, options: RunOptions()).arguments
+    let loaders = values(after: "-device", in: args).filter { $0.contains("kernel=") }
+    #expect(loaders[0].hasSuffix(",bootargs=x=1"))
+    #expect(!loaders[1].contains("bootargs"))
   }
 }

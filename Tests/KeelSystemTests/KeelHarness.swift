@@ -189,6 +189,8 @@ struct GuestReport {
   /// cpu name → (before, after) arch_timer interrupt counts around `sleep 1`.
   var timers: [String: (Int, Int)]
   var cntvct: UInt64?
+  /// "rtc-pl031 9010000.pl031" (or "none") and the year the guest's clock says.
+  var rtc: (name: String, year: Int)?
 
   init(_ run: KeelHarness.Run) {
     let lines = run.stdout.split(whereSeparator: \.isNewline).map { String($0) }
@@ -201,6 +203,12 @@ struct GuestReport {
       let words = line.split(separator: " ").map(String.init)
       guard words.count == 6, let before = Int(words[3]), let after = Int(words[5]) else { continue }
       timers[words[2]] = (before, after)
+    }
+    rtc = lines.first { $0.hasPrefix("keel-guest: rtc ") }.flatMap { line -> (String, Int)? in
+      // "keel-guest: rtc rtc-pl031 9010000.pl031 year 2026"
+      let words = line.split(separator: " ").map(String.init)
+      guard words.count >= 4, let year = Int(words[words.count - 1]), words[words.count - 2] == "year" else { return nil }
+      return (words[2..<(words.count - 2)].joined(separator: " "), year)
     }
     cntvct = lines.first { $0.hasPrefix("keel-guest: cntvct=") }
       .flatMap { $0.split(separator: " ").dropFirst().first }

@@ -56,4 +56,8 @@ func expectSmokeSucceeded(_ run: KeelHarness.Run, cpus: Int, sourceLocation: Sou
     let counts = try #require(report.timers[name], "no timer line for \(name)\n\(run.output)", sourceLocation: sourceLocation)
     #expect(counts.1 > counts.0, "\(name) timer did not tick: \(counts)", sourceLocation: sourceLocation)
   }
+  // The guest's wall clock came from its PL031, under Keel as on bare QEMU (TLS and apt need it).
+  let rtc = try #require(report.rtc, "no rtc line\n\(run.output)", sourceLocation: sourceLocation)
+  #expect(rtc.name.hasPrefix("rtc-pl031"), "\(rtc)", sourceLocation: sourceLocation)
+  #expect(rtc.year >= 2025, "\(rtc)", sourceLocation: sourceLocation)
 }

@@ -44,3 +44,14 @@ import KeelTime
   timer.writeControl(1)
   #expect(timer.hostDeadline(on: paused) == nil)
 }
+
+@Suite struct TimerControlLineTests {
+  @Test func lineFollowsEnableMaskAndStatus() {
+    #expect(TimerControl.asserted(0b101))
+    #expect(!TimerControl.asserted(0b100), "disabled: ISTATUS is stale, the line is low")
+    #expect(!TimerControl.asserted(0b111), "masked")
+    #expect(!TimerControl.asserted(0b001), "condition not met")
+    #expect(TimerControl.armed(0b001) && TimerControl.armed(0b101))
+    #expect(!TimerControl.armed(0b011) && !TimerControl.armed(0b000))
+  }
+}

@@ -24,6 +24,9 @@ struct FakeListRegisters: ListRegisterFile {
     return bits
   }
   mutating func resampleAfterGuestDeactivation() { resamples += 1 }
+  /// Every `deactivatePhysical` call, in order.
+  var deactivated: [UInt32] = []
+  mutating func deactivatePhysical(_ intid: UInt32) { deactivated.append(intid) }
   mutating func setUnderflowInterrupt(_ on: Bool) { underflowRequests.append(on) }
 
   /// The guest read the IAR: the register's interrupt becomes active.

@@ -8,12 +8,14 @@ import KeelVM
 /// routing the hypervisor's data-abort path relies on), with the offset into its range.
 @Suite struct BoardBusTests {
   struct NullConsole: ByteSink { mutating func write(_ byte: UInt8) {} }
+  final class FixedTime: RealTimeSource { func secondsSinceEpoch() -> UInt64 { 1_780_000_000 } }
+  let time = FixedTime()
   static let ram = MemoryRegion(base: 0x4000_0000, size: 0x1000_0000)
 
   func devices(_ version: GICVersion = .v3, cpus: Int = 2, _ edit: (inout GuestBoard) -> Void = { _ in }) throws -> VMDevices<NullConsole> {
     var board = GuestBoard(cpuCount: cpus, memory: Self.ram, gicVersion: version)
     edit(&board)
-    return try VMDevices(board: board, console: NullConsole())
+    return try VMDevices(board: board, console: NullConsole(), realTime: time)
   }
 
   func category(_ d: VMDevices<NullConsole>, _ address: UInt64) -> DeviceCategory? { d.bus.category(at: address) }
@@ -46,6 +48,17 @@ import KeelVM
     #expect(category(d, 0x0903_1000) == nil)
     #expect(category(d, 0x0902_FFFF) == nil)
     #expect(d.board.gpioINTID == 39 && d.board.uartINTID == 33)
+  }
+
+  /// The RTC sits where QEMU virt has it, reads its time source, and its line is SPI 2.
+  @Test func routesTheRTC() throws {
+    let d = try devices()
+    #expect(category(d, 0x0901_0000) == .rtc)
+    #expect(category(d, 0x0901_0FFC) == .rtc)
+    #expect(d.board.rtc?.intid == 34)
+    let access = try #require(MMIOAccess(DataAbortISS(1 << 24 | 2 << 22), address: IPA(0x0901_0000)))
+    #expect(d.bus.dispatch(access, storeValue: 0, vcpu: 0) == .completed(value: 1_780_000_000, category: .rtc))
+    #expect(category(try devices { $0.rtc = nil }, 0x0901_0000) == nil)
   }
 
   @Test func ramAndHolesAreNotMMIO() throws {

@@ -134,8 +134,29 @@ enum Mode {
     #expect(a.dataAbort == 374 + 20 + 9 + 1)
     #expect(a.total == 404 + 2 + 3 + 5 + 10 + 4 + 7 + 6)
     // Backdoor calls are a subset of the sysreg/hvc exits, so they do not add to the total.
-    #expect(a.summary == "total=441 dabt=404 (gic=374 uart=20 gpio=9 fault=1) hvc=2 smc=3 sysreg=5 wfi=10 wfe=4 irq=7 other=6 backdoor=1")
+    #expect(a.summary == "total=441 dabt=404 (gic=374 uart=20 gpio=9 rtc=0 fault=1) hvc=2 smc=3 sysreg=5 wfi=10 wfe=4 irq=7 other=6 backdoor=1")
     #expect(ExitCounters().total == 0)
     #expect(ExitCounters().summary.hasPrefix("total=0 dabt=0 "))
+  }
+}
+
+@Suite struct DataFaultEntryTests {
+  /// DC ZVA on Device memory: an alignment fault reported as a write, FAR the address.
+  @Test func alignmentFaultFromEL1() {
+    let e = ExceptionEntry(.dataFault(address: 0x4009_0000, isWrite: true, status: .alignmentFault),
+                           pc: 0x4008_0000, pstate: 0x3C5, vbar: 0x4008_0800)
+    #expect(e.esrEL1 >> 26 == 0x25)
+    #expect(e.esrEL1 & 0x3F == 0x21)
+    #expect(e.esrEL1 >> 6 & 1 == 1)
+    #expect(e.farEL1 == 0x4009_0000)
+    #expect(e.pc == 0x4008_0800 + 0x200)
+  }
+
+  @Test func guestTranslationFaultFromEL0() {
+    let e = ExceptionEntry(.dataFault(address: 0x1000, isWrite: true, status: .translationFault(level: 3)),
+                           pc: 0x40_0000, pstate: 0, vbar: 0x4008_0800)
+    #expect(e.esrEL1 >> 26 == 0x24)
+    #expect(e.esrEL1 & 0x3F == 0x07)
+    #expect(e.pc == 0x4008_0800 + 0x400)
   }
 }

@@ -123,7 +123,7 @@ func dataAbort(_ size: AccessSize, srt: Int = 1, write: Bool = false, signExtend
   struct NullConsole: ByteSink { mutating func write(_ byte: UInt8) {} }
 
   func devices() throws -> VMDevices<NullConsole> {
-    try VMDevices(board: GuestBoard(cpuCount: 2, memory: .init(base: 0x4000_0000, size: 0x1000_0000)), console: NullConsole())
+    try VMDevices(board: GuestBoard(cpuCount: 2, memory: .init(base: 0x4000_0000, size: 0x1000_0000)), console: NullConsole(), realTime: BoardBusTests.FixedTime())
   }
 
   /// Enables SPI `intid` in the vGIC, routed to vCPU 0 (through the distributor on the bus).

@@ -82,11 +82,12 @@ import KeelLoader
     def.loadAddress = VMPlan.ramBase   // a raw binary needs one
     let kernel = [UInt8](repeating: 0x1F, count: 4096)   // a raw binary
     let plan = try kernel.withUnsafeBytes { bytes in
-      try VMPlan(def, kernel: bytes, bootargs: nil, initrdSize: 0x1000, gicVersion: .v2)
+      try VMPlan(def, kernel: bytes, bootargs: nil, initrdSize: 0x1000, gicVersion: .v2, hostCounterHz: 62_500_000)
     }
     #expect(plan.board.memory.base == VMPlan.ramBase && plan.board.memory.size == 64 << 20)
     #expect(plan.board.cpuAffinities.count == 2 && plan.board.gicVersion == .v2)
-    #expect(plan.board.bootargs == "console=ttyAMA0")
+    #expect(plan.board.bootargs == "", "a bare-metal program gets no command line it was not given")
+    #expect(plan.board.timerPPIs.clockFrequency == nil)
     #expect(plan.board.timerPPIs.physicalOnly)
     #expect(plan.board.hypervisorCompatible == "vmware")
     let initrd = try #require(plan.board.initrd)
@@ -98,7 +99,56 @@ import KeelLoader
     def.memoryMiB = 1
     let kernel = [UInt8](repeating: 0, count: 2 << 20)
     #expect(throws: GuestImageError.self) {
-      try kernel.withUnsafeBytes { bytes in _ = try VMPlan(def, kernel: bytes, bootargs: "x", initrdSize: nil, gicVersion: .v3) }
+      try kernel.withUnsafeBytes { bytes in _ = try VMPlan(def, kernel: bytes, bootargs: Array("x".utf8), initrdSize: nil, gicVersion: .v3, hostCounterHz: 62_500_000) }
     }
+  }
+
+  /// A minimal arm64 Linux Image header (magic "ARM\x64" at 56), then zeros.
+  func linuxImage() -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: 0x2000)
+    bytes[16] = 0x10          // image_size 0x1000
+    bytes[56] = 0x41; bytes[57] = 0x52; bytes[58] = 0x4D; bytes[59] = 0x64
+    return bytes
+  }
+
+  func plan(_ def: VMDefinition, _ kernel: [UInt8]) throws(GuestImageError) -> VMPlan {
+    let result = kernel.withUnsafeBytes { bytes -> Result<VMPlan, GuestImageError> in
+      do throws(GuestImageError) {
+        return .success(try VMPlan(def, kernel: bytes, bootargs: nil, initrdSize: nil, gicVersion: .v3, hostCounterHz: 62_500_000))
+      } catch { return .failure(error) }
+    }
+    return try result.get()
+  }
+
+  @Test func linuxGetsItsConsoleAndKeepsTheHostFrequency() throws {
+    var def = VMDefinition(name: Array("t".utf8))
+    def.memoryMiB = 64
+    def.timeMode = .trapped
+    #expect(try plan(def, linuxImage()).board.bootargs == "console=ttyAMA0")
+    def.timeFrequency = 62_500_000
+    #expect(try plan(def, linuxImage()).board.timerPPIs.clockFrequency == nil)
+  }
+
+  /// Linux keeps time with the unscalable virtual counter: a scaled VM is refused, not run with a wrong clock.
+  @Test func linuxAtAScaledFrequencyIsRefused() {
+    var def = VMDefinition(name: Array("t".utf8))
+    def.memoryMiB = 64
+    def.timeMode = .trapped
+    def.timeFrequency = 100_000_000
+    #expect(throws: GuestImageError.linuxAtScaledFrequency(guestHz: 100_000_000, hostHz: 62_500_000)) { try plan(def, linuxImage()) }
+  }
+
+  /// A bare-metal guest at a scaled frequency is told it in the device tree (and CNTFRQ_EL0).
+  @Test func bareMetalAtAScaledFrequencyIsToldIt() throws {
+    var def = VMDefinition(name: Array("t".utf8))
+    def.memoryMiB = 64
+    def.timeMode = .trapped
+    def.timeFrequency = 100_000_000
+    def.loadAddress = VMPlan.ramBase
+    let board = try plan(def, [UInt8](repeating: 0x1F, count: 4096)).board
+    #expect(board.timerPPIs.clockFrequency == 100_000_000)
+    #expect(VMPlan.scaledCounterFrequency(def, hostCounterHz: 62_500_000) == 100_000_000)
+    def.timeMode = .passthrough
+    #expect(VMPlan.scaledCounterFrequency(def, hostCounterHz: 62_500_000) == nil)
   }
 }

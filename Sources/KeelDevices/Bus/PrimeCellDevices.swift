@@ -55,3 +55,26 @@ public final class PowerButtonGPIO: MMIODevice {
     WordRegisters.write(value, at: offset) { model.write($0, at: $1) }
   }
 }
+
+/// The guest's real-time clock (PL031), counting the seconds its time source gives.
+public final class RTCDevice: MMIODevice {
+  public var model: PL031<EffectLine>
+  /// The VM's time source, which outlives its devices (unowned: no reference counting on the
+  /// trap path).
+  unowned(unsafe) let time: any RealTimeSource
+
+  public init(queue: EffectQueue, intid: UInt32, time: any RealTimeSource) {
+    model = PL031(irq: EffectLine(queue, intid: intid))
+    self.time = time
+  }
+
+  public func read(at offset: UInt64, size: AccessSize, vcpu: Int) -> UInt64 {
+    let now = time.secondsSinceEpoch()
+    return WordRegisters.read(at: offset, size: size) { model.read(at: $0, now: now) }
+  }
+
+  public func write(_ value: UInt64, at offset: UInt64, size: AccessSize, vcpu: Int) {
+    let now = time.secondsSinceEpoch()
+    WordRegisters.write(value, at: offset) { model.write($0, at: $1, now: now) }
+  }
+}

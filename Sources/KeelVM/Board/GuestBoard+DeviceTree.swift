@@ -42,11 +42,12 @@ extension GuestBoard {
     w.endNode()
     writeUART(&w)
     if powerButton { writePowerButton(&w) }
+    if let rtc { writeRTC(&w, rtc) }
     w.beginNode("aliases")
     w.property("serial0", string: uartPath)
     w.endNode()
     w.beginNode("chosen")
-    w.property("bootargs", string: bootargs)
+    if !bootargs.isEmpty { w.property("bootargs", string: bootargs) }
     w.property("stdout-path", string: uartPath)
     if let initrd {
       w.property("linux,initrd-start", u64: initrd.base)
@@ -153,6 +154,16 @@ extension GuestBoard {
     // whose elements the image reads as garbage (the guest then has no console).
     w.property("clocks", cells: Array(repeating: Self.clockPhandle, count: 2))
     w.property("clock-names", strings: ["uartclk", "apb_pclk"])
+    w.endNode()
+  }
+
+  private func writeRTC(_ w: inout FDTWriter, _ rtc: PrimeCellSlot) {
+    w.beginNode("pl031@" + hexString(rtc.base))
+    w.property("compatible", strings: ["arm,pl031", "arm,primecell"])
+    w.property("reg", regions: [MemoryRegion(base: rtc.base, size: rtc.size)], addressCells: 2, sizeCells: 2)
+    w.property("interrupts", cells: [0, rtc.spi, Self.levelHigh])
+    w.property("clocks", u32: Self.clockPhandle)
+    w.property("clock-names", string: "apb_pclk")
     w.endNode()
   }
 

@@ -64,6 +64,8 @@ public struct GuestBoard: Equatable, Sendable {
   public var gpioSPI: UInt32
   /// The PL061 line the button is wired to (active high).
   public var powerButtonLine: UInt32
+  /// The PL031 real-time clock, where QEMU `virt` has it: without one a guest starts in 1970.
+  public var rtc: PrimeCellSlot?
   /// A PSCI CPU_SUSPEND state offered to the guest's cpuidle (`/cpus/idle-states`), so an idle
   /// guest tells the hypervisor how long it expects to sleep: Linux's cpuidle-psci enters it for
   /// idle periods longer than its minimum residency, and plain WFI for shorter ones.
@@ -103,6 +105,7 @@ public struct GuestBoard: Equatable, Sendable {
     gpioSize = 0x1000
     gpioSPI = 7
     powerButtonLine = 3
+    rtc = PrimeCellSlot(base: 0x0901_0000, size: 0x1000, spi: 2)
     idleState = IdleState()
     bootargs = ""
     initrd = nil
@@ -116,6 +119,13 @@ public struct GuestBoard: Equatable, Sendable {
   /// The redistributor region sized for every vCPU.
   public var gicRedistributors: MemoryRegion {
     MemoryRegion(base: gicRedistributorBase, size: gicRedistributorStride * UInt64(cpuAffinities.count))
+  }
+
+  /// The guest-physical range of the GIC registers Keel emulates (distributor, and
+  /// redistributors for GICv3), where a trapped access sees the list registers' state.
+  public var gicRegisterWindow: Range<UInt64> {
+    let end = gicVersion == .v3 ? max(gicDistributor.end, gicRedistributors.end) : gicDistributor.end
+    return gicDistributor.base..<end
   }
 
   /// SPI INTIDs (the device tree gives SPI numbers, the vGIC INTIDs).
@@ -138,13 +148,14 @@ public struct GuestBoard: Equatable, Sendable {
     list.append(BoardDevice(.gicDistributor, gicDistributor.base, gicDistributor.size))
     if gicVersion == .v3 { list.append(BoardDevice(.gicRedistributors, gicRedistributors.base, gicRedistributors.size)) }
     if powerButton { list.append(BoardDevice(.powerButtonGPIO, gpioBase, gpioSize)) }
+    if let rtc { list.append(BoardDevice(.rtc, rtc.base, rtc.size)) }
     return list
   }
 }
 
 /// An emulated device of a board and its guest-physical range.
 public struct BoardDevice: Equatable, Sendable {
-  public enum Kind: Equatable, Sendable { case uart, gicDistributor, gicRedistributors, powerButtonGPIO }
+  public enum Kind: Equatable, Sendable { case uart, gicDistributor, gicRedistributors, powerButtonGPIO, rtc }
   public var kind: Kind
   public var base: UInt64
   public var size: UInt64
@@ -152,6 +163,20 @@ public struct BoardDevice: Equatable, Sendable {
     self.kind = kind
     self.base = base
     self.size = size
+  }
+}
+
+/// A PrimeCell device's place on a board: its registers and its SPI.
+public struct PrimeCellSlot: Equatable, Sendable {
+  public var base: UInt64
+  public var size: UInt64
+  /// SPI number (INTID - 32).
+  public var spi: UInt32
+  public var intid: UInt32 { 32 + spi }
+  public init(base: UInt64, size: UInt64, spi: UInt32) {
+    self.base = base
+    self.size = size
+    self.spi = spi
   }
 }
 

@@ -14,14 +14,20 @@ public struct VMPlan {
   public var board: GuestBoard
 
   /// - Parameters: `kernel` is the kernel module's bytes, `bootargs` its command line (from the
-  ///   loader), `initrdSize` the initrd's size if there is one.
-  public init(_ def: VMDefinition, kernel: UnsafeRawBufferPointer, bootargs: String?, initrdSize: UInt64?,
-              gicVersion: GICVersion) throws(GuestImageError) {
+  ///   loader), `initrdSize` the initrd's size if there is one, `hostCounterHz` the host's CNTFRQ.
+  public init(_ def: VMDefinition, kernel: UnsafeRawBufferPointer, bootargs: [UInt8]?, initrdSize: UInt64?,
+              gicVersion: GICVersion, hostCounterHz: UInt64) throws(GuestImageError) {
     let ramSize = def.memoryMiB << 20
     image = try GuestImage.plan(kernel, ramBase: Self.ramBase, ramSize: ramSize, loadAddress: def.loadAddress)
+    let scaledHz = Self.scaledCounterFrequency(def, hostCounterHz: hostCounterHz)
+    if let scaledHz, image.format == .linuxImage {
+      throw .linuxAtScaledFrequency(guestHz: scaledHz, hostHz: hostCounterHz)
+    }
     layout = try GuestBootLayout.place(after: image, ramBase: Self.ramBase, ramSize: ramSize, initrdSize: initrdSize)
     board = GuestBoard(cpuCount: def.cpus, memory: MemoryRegion(base: Self.ramBase, size: ramSize), gicVersion: gicVersion)
-    board.bootargs = bootargs ?? "console=ttyAMA0"
+    // A loader that gives no command line: Linux still gets its console, a bare-metal
+    // program (whose argv this is) gets none.
+    board.bootargs = bootargs.map { String(decoding: $0, as: UTF8.self) } ?? (image.format == .linuxImage ? "console=ttyAMA0" : "")
     if let node = def.hypervisorNode { board.hypervisorCompatible = String(decoding: node, as: UTF8.self) }
     if def.timeMode == .trapped {
       // Only the physical timer is offered. Its counter (CNTPCT_EL0, trapped) runs at the VM's
@@ -31,7 +37,17 @@ public struct VMPlan {
       // CNTFRQ_EL0 for both, keeps correct time, and re-arms its (scaled) physical timer when it
       // fires early. docs/backdoor.md, "Guest time".
       board.timerPPIs.physicalOnly = true
+      // A guest at a scaled frequency (never Linux, see above) is told it: CNTFRQ_EL0 on each
+      // vCPU, and the timer node's `clock-frequency` for guests that prefer the device tree.
+      if let scaledHz { board.timerPPIs.clockFrequency = UInt32(clamping: scaledHz) }
     }
     if let initrdSize, let at = layout.initrdAddress { board.initrd = MemoryRegion(base: at, size: initrdSize) }
+  }
+
+  /// The counter frequency of a trapped-time VM that differs from the host's; nil when the VM's
+  /// counter runs at the host's rate (pass-through time, or no frequency configured).
+  public static func scaledCounterFrequency(_ def: VMDefinition, hostCounterHz: UInt64) -> UInt64? {
+    guard def.timeMode == .trapped, let hz = def.timeFrequency, hz != hostCounterHz else { return nil }
+    return hz
   }
 }

@@ -39,8 +39,9 @@ public struct MMIOAccess: Equatable, Sendable {
 
 /// Exits by cause, printed when a VM stops.
 public struct ExitCounters: Sendable, Equatable {
-  /// Data aborts, split by what they hit: the emulated GIC, the virtual UART, or nothing.
-  public var gicAccess = 0, uartAccess = 0, gpioAccess = 0, faults = 0
+  /// Data aborts, split by what they hit: the emulated GIC, the virtual UART, the GPIO, the
+  /// RTC, or nothing.
+  public var gicAccess = 0, uartAccess = 0, gpioAccess = 0, rtcAccess = 0, faults = 0
   public var hvc = 0, smc = 0, systemRegister = 0, wfi = 0, wfe = 0, irq = 0, other = 0
   /// Of the exits above, those that were VMware backdoor calls.
   public var backdoor = 0
@@ -51,17 +52,19 @@ public struct ExitCounters: Sendable, Equatable {
     case .gic: gicAccess += 1
     case .uart: uartAccess += 1
     case .gpio: gpioAccess += 1
+    case .rtc: rtcAccess += 1
     case nil: faults += 1
     }
   }
-  public var dataAbort: Int { gicAccess + uartAccess + gpioAccess + faults }
+  public var dataAbort: Int { gicAccess + uartAccess + gpioAccess + rtcAccess + faults }
   public var total: Int { dataAbort + hvc + smc + systemRegister + wfi + wfe + irq + other }
   public mutating func add(_ o: ExitCounters) {
-    gicAccess += o.gicAccess; uartAccess += o.uartAccess; gpioAccess += o.gpioAccess; faults += o.faults
+    gicAccess += o.gicAccess; uartAccess += o.uartAccess; gpioAccess += o.gpioAccess; rtcAccess += o.rtcAccess
+    faults += o.faults
     hvc += o.hvc; smc += o.smc; systemRegister += o.systemRegister
     wfi += o.wfi; wfe += o.wfe; irq += o.irq; other += o.other; backdoor += o.backdoor
   }
   public var summary: String {
-    "total=\(total) dabt=\(dataAbort) (gic=\(gicAccess) uart=\(uartAccess) gpio=\(gpioAccess) fault=\(faults)) hvc=\(hvc) smc=\(smc) sysreg=\(systemRegister) wfi=\(wfi) wfe=\(wfe) irq=\(irq) other=\(other) backdoor=\(backdoor)"
+    "total=\(total) dabt=\(dataAbort) (gic=\(gicAccess) uart=\(uartAccess) gpio=\(gpioAccess) rtc=\(rtcAccess) fault=\(faults)) hvc=\(hvc) smc=\(smc) sysreg=\(systemRegister) wfi=\(wfi) wfe=\(wfe) irq=\(irq) other=\(other) backdoor=\(backdoor)"
   }
 }

@@ -2,7 +2,7 @@ import KeelArch
 import KeelDevices
 
 /// What a device on the bus is, for the exit census (`ExitCounters`).
-public enum DeviceCategory: Sendable, Equatable { case gic, uart, gpio }
+public enum DeviceCategory: Sendable, Equatable { case gic, uart, gpio, rtc }
 
 public enum BusError: Error, Equatable, Sendable, CustomStringConvertible {
   /// Two devices claim overlapping guest-physical ranges (a board description bug).

@@ -25,8 +25,10 @@ public final class VMDevices<Console: ByteSink> {
   public let bus: MMIOBus
   public private(set) var uart: PL011Device<Console>! = nil
   public private(set) var powerButton: PowerButtonGPIO? = nil
+  public private(set) var rtc: RTCDevice? = nil
 
-  public init(board: GuestBoard, console: Console) throws(BusError) {
+  /// `realTime` is the VM's wall clock, which its RTC counts (it must outlive the devices).
+  public init(board: GuestBoard, console: Console, realTime: any RealTimeSource) throws(BusError) {
     self.board = board
     interrupts = InterruptController(Self.freshVGIC(board), queue: effects)
     var bus = MMIOBus()
@@ -43,6 +45,10 @@ public final class VMDevices<Console: ByteSink> {
         let gpio = PowerButtonGPIO(queue: effects, intid: board.gpioINTID)
         powerButton = gpio
         try bus.attach(gpio, base: device.base, size: device.size, category: .gpio)
+      case .rtc:
+        let clock = RTCDevice(queue: effects, intid: board.rtc?.intid ?? 0, time: realTime)
+        rtc = clock
+        try bus.attach(clock, base: device.base, size: device.size, category: .rtc)
       }
     }
     self.bus = bus

@@ -1,0 +1,373 @@
+// Conformance guest: exercises what a guest may rely on from the architecture (timers, the
+// GIC's active state, DC ZVA, the RTC, the command line) and prints what it observed, one
+// line per observation, with nothing that differs between two correct runs (no times, no
+// addresses of the hypervisor). A system test runs it on bare QEMU and under Keel and
+// expects the same lines. See README.md.
+#include <stdint.h>
+#include "el1-console.h"
+
+#define GICD            0x08000000ull
+#define GICC            0x08010000ull   // GICv2 CPU interface
+#define GICR_BASE       0x080A0000ull   // GICv3 redistributors, 128 KiB per CPU
+#define RTC             0x09010000ull   // PL031 on QEMU virt
+#define RAM_BASE        0x40000000ull
+
+#define VTIMER_INTID    27
+#define PTIMER_INTID    30
+
+#define SYSREG_READ(name) ({ uint64_t v_; __asm__ volatile("mrs %0, " #name : "=r"(v_)); v_; })
+#define SYSREG_WRITE(name, v) __asm__ volatile("msr " #name ", %0\n\tisb" :: "r"((uint64_t)(v)) : "memory")
+
+static int gic3;
+
+static uint64_t cpu_index(void) { return SYSREG_READ(mpidr_el1) & 0xFF; }
+static uint64_t gicr(void) { return GICR_BASE + 0x20000 * cpu_index(); }
+static uint64_t gicr_sgi(void) { return gicr() + 0x10000; }
+static volatile uint64_t sync_count, sync_esr, sync_far;
+
+static uint64_t cpu_index(void);
+static void line(const char *probe, const char *what) {
+  puts_raw(cpu_index() ? "conformance: cpu1: " : "conformance: ");
+  puts_raw(probe); puts_raw(": "); puts_raw(what);
+}
+static void hex(uint64_t v) { puthex_digits(v, 0); }
+static void end(void) { puts_raw("\n"); }
+
+uint64_t conformance_exception(uint64_t kind, uint64_t esr, uint64_t elr) {
+  if ((kind & 3) == 0) {
+    sync_count++;
+    sync_esr = esr;
+    sync_far = SYSREG_READ(far_el1);
+    return elr + 4;
+  }
+  puts_raw("conformance: UNEXPECTED asynchronous exception\n");
+  return elr;
+}
+
+// ---------------------------------------------------------------------------------------
+// GIC, with interrupts masked at the CPU (PSTATE.I): a pending interrupt shows in ISR_EL1.I
+// and is taken by reading the acknowledge register.
+
+static void gic_init(void) {
+  gic3 = ((SYSREG_READ(id_aa64pfr0_el1) >> 24) & 0xF) != 0;
+  if (gic3) {
+    if (cpu_index() == 0) mmio_write32(GICD, 1u << 4 | 1u << 1); // ARE, EnableGrp1
+    mmio_write32(gicr() + 0x14, mmio_read32(gicr() + 0x14) & ~2u);  // WAKER.ProcessorSleep
+    for (int i = 0; i < 1000000 && (mmio_read32(gicr() + 0x14) & 4); i++) {}
+    mmio_write32(gicr_sgi() + 0x80, 0xFFFFFFFF);                  // all private ones group 1
+    SYSREG_WRITE(S3_0_C12_C12_5, SYSREG_READ(S3_0_C12_C12_5) | 1);  // ICC_SRE_EL1.SRE
+    SYSREG_WRITE(S3_0_C4_C6_0, 0xFF);                             // ICC_PMR_EL1
+    SYSREG_WRITE(S3_0_C12_C12_7, 1);                              // ICC_IGRPEN1_EL1
+  } else {
+    if (cpu_index() == 0) mmio_write32(GICD, 1);
+    mmio_write32(GICC + 0x4, 0xFF);                               // GICC_PMR
+    mmio_write32(GICC, 1);                                        // GICC_CTLR
+  }
+}
+
+static uint64_t private_base(void) { return gic3 ? gicr_sgi() : GICD; }
+
+static void enable_private(int intid) {
+  uint64_t b = private_base();
+  uint32_t shift = 8 * (intid & 3), prio = mmio_read32(b + 0x400 + (intid & ~3));
+  mmio_write32(b + 0x400 + (intid & ~3), (prio & ~(0xFFu << shift)) | 0xA0u << shift);
+  mmio_write32(b + 0x100, 1u << intid);
+}
+
+static uint32_t private_bits(uint64_t offset, int intid) { return mmio_read32(private_base() + offset) >> intid & 1; }
+static void private_write(uint64_t offset, int intid) { mmio_write32(private_base() + offset, 1u << intid); }
+
+static uint32_t acknowledge(void) {
+  return gic3 ? (uint32_t)SYSREG_READ(S3_0_C12_C12_0) & 0xFFFFFF : mmio_read32(GICC + 0xC);
+}
+
+static void end_of_interrupt(uint32_t iar) {
+  if (gic3) SYSREG_WRITE(S3_0_C12_C12_1, iar); else mmio_write32(GICC + 0x10, iar);
+}
+
+static void clear_active_priorities(void) {
+  if (gic3) SYSREG_WRITE(S3_0_C12_C9_0, 0);                       // ICC_AP1R0_EL1
+  else mmio_write32(GICC + 0xD0, 0);                              // GICC_APR0
+}
+
+static int irq_pending_at_cpu(void) { return (SYSREG_READ(isr_el1) >> 7) & 1; }
+
+/// Waits up to 50 ms (of the virtual counter) for an IRQ at the CPU interface.
+static int wait_irq(void) {
+  uint64_t hz = SYSREG_READ(cntfrq_el0), start = read_cntvct();
+  while (read_cntvct() - start < hz / 20) if (irq_pending_at_cpu()) return 1;
+  return 0;
+}
+
+static void print_intid(uint32_t iar) {
+  uint32_t id = gic3 ? iar : iar & 0x3FF;
+  if (id >= 1020) puts_raw("spurious"); else putdec(id);
+}
+
+// ---------------------------------------------------------------------------------------
+// Probes
+
+static void vtimer_fire(uint64_t ctl) {
+  SYSREG_WRITE(cntv_cval_el0, read_cntvct());
+  SYSREG_WRITE(cntv_ctl_el0, ctl);
+}
+
+static void ptimer_fire(uint64_t ctl) {
+  SYSREG_WRITE(cntp_cval_el0, SYSREG_READ(cntpct_el0));
+  SYSREG_WRITE(cntp_ctl_el0, ctl);
+}
+
+static void probe_physical_timer(void) {
+  sync_count = 0;
+  line("ptimer", "ctl at reset "); hex(SYSREG_READ(cntp_ctl_el0) & 3); end();
+  SYSREG_WRITE(cntp_cval_el0, 0x123456789abcull);
+  line("ptimer", "cval reads back "); hex(SYSREG_READ(cntp_cval_el0)); end();
+  SYSREG_WRITE(cntp_tval_el0, 0x7FFFFFFF);
+  uint64_t tval = SYSREG_READ(cntp_tval_el0) & 0xFFFFFFFF;
+  line("ptimer", tval > 0x7F000000 && tval <= 0x7FFFFFFF ? "tval counts down from what was written" : "tval wrong"); end();
+  enable_private(PTIMER_INTID);
+  ptimer_fire(1);
+  int fired = wait_irq();
+  line("ptimer", fired ? "fired, ctl " : "did not fire, ctl "); hex(SYSREG_READ(cntp_ctl_el0) & 7);
+  if (fired) {
+    uint32_t iar = acknowledge();
+    puts_raw(", intid "); print_intid(iar);
+    SYSREG_WRITE(cntp_ctl_el0, 0);
+    end_of_interrupt(iar);
+  }
+  end();
+  // Masked: ISTATUS still says the condition is met, but nothing is signalled.
+  ptimer_fire(3);
+  line("ptimer", "masked: ctl "); hex(SYSREG_READ(cntp_ctl_el0) & 7);
+  puts_raw(wait_irq() ? ", interrupt signalled" : ", nothing signalled"); end();
+  SYSREG_WRITE(cntp_ctl_el0, 0);
+  line("ptimer", "exceptions taken "); putdec(sync_count); end();
+}
+
+/// The virtual timer fires while the CPU masks IRQs; then the guest disables (or masks) it.
+/// The interrupt's pending state follows the timer's output, which is now low.
+static void probe_vtimer_retract(const char *how, uint64_t ctl_after) {
+  enable_private(VTIMER_INTID);
+  vtimer_fire(1);
+  int fired = wait_irq();
+  line("vtimer-retract", how); puts_raw(fired ? ": fired, pending " : ": did not fire, pending ");
+  putdec(private_bits(0x200, VTIMER_INTID));
+  SYSREG_WRITE(cntv_ctl_el0, ctl_after);
+  puts_raw(", after: pending "); putdec(private_bits(0x200, VTIMER_INTID));
+  puts_raw(", at cpu "); putdec(irq_pending_at_cpu());
+  uint32_t iar = acknowledge();
+  puts_raw(", acknowledge "); print_intid(iar);
+  if ((gic3 ? iar : iar & 0x3FF) < 1020) end_of_interrupt(iar);
+  end();
+  SYSREG_WRITE(cntv_ctl_el0, 0);
+}
+
+/// Linux's gic_cpu_config() after kexec: an interrupt left active is cleared with ICACTIVER
+/// and the active priorities zeroed, with no EOI. It must be able to fire again.
+static void probe_clear_active(void) {
+  enable_private(VTIMER_INTID);
+  vtimer_fire(1);
+  wait_irq();
+  uint32_t iar = acknowledge();
+  line("clear-active", "acknowledged "); print_intid(iar);
+  puts_raw(", active "); putdec(private_bits(0x300, VTIMER_INTID));
+  SYSREG_WRITE(cntv_ctl_el0, 0);
+  private_write(0x380, VTIMER_INTID);
+  clear_active_priorities();
+  puts_raw(", after ICACTIVER: active "); putdec(private_bits(0x300, VTIMER_INTID));
+  vtimer_fire(1);
+  int fired = wait_irq();
+  puts_raw(fired ? ", fires again as " : ", never fires again");
+  if (fired) {
+    iar = acknowledge();
+    print_intid(iar);
+    SYSREG_WRITE(cntv_ctl_el0, 0);
+    end_of_interrupt(iar);
+  }
+  end();
+  SYSREG_WRITE(cntv_ctl_el0, 0);
+}
+
+/// ISACTIVER makes an interrupt active without acknowledging it: it is not signalled again
+/// until ICACTIVER clears the active state.
+static void probe_set_active(void) {
+  enable_private(VTIMER_INTID);
+  private_write(0x300, VTIMER_INTID);
+  line("set-active", "active "); putdec(private_bits(0x300, VTIMER_INTID));
+  vtimer_fire(1);
+  puts_raw(wait_irq() ? ", signalled while active" : ", held while active");
+  puts_raw(", pending "); putdec(private_bits(0x200, VTIMER_INTID));
+  private_write(0x380, VTIMER_INTID);
+  int fired = wait_irq();
+  puts_raw(fired ? ", after ICACTIVER fires as " : ", after ICACTIVER never fires");
+  if (fired) {
+    uint32_t iar = acknowledge();
+    print_intid(iar);
+    SYSREG_WRITE(cntv_ctl_el0, 0);
+    end_of_interrupt(iar);
+  }
+  end();
+  SYSREG_WRITE(cntv_ctl_el0, 0);
+}
+
+/// DC ZVA on Device memory (every data access is Device with the MMU off) is an alignment
+/// fault; the block must stay as it was.
+static uint64_t zva_block[64] __attribute__((aligned(256)));
+
+static void probe_dc_zva(void) {
+  uint64_t dczid = SYSREG_READ(dczid_el0);
+  for (int i = 0; i < 64; i++) zva_block[i] = 0x1111111111111111ull;
+  sync_count = 0;
+  __asm__ volatile("dc zva, %0" :: "r"(zva_block) : "memory");
+  line("dc-zva", "mmu off: ");
+  if (sync_count) {
+    puts_raw("EC "); hex(sync_esr >> 26 & 0x3F); puts_raw(" DFSC "); hex(sync_esr & 0x3F);
+    puts_raw(" WnR "); putdec(sync_esr >> 6 & 1);
+    puts_raw(sync_far == (uint64_t)zva_block ? " FAR is the address" : " FAR differs");
+  } else {
+    puts_raw("no exception");
+  }
+  puts_raw(zva_block[0] == 0x1111111111111111ull ? ", block kept" : ", block zeroed");
+  (void)dczid;
+  end();
+}
+
+static void probe_frequency(void) {
+  line("cntfrq", ""); putdec(SYSREG_READ(cntfrq_el0)); end();
+}
+
+/// The PL031 RTC: a running wall clock, after 2025 (the guest's world is not 1970).
+static void probe_rtc(void) {
+  sync_count = 0;
+  uint32_t id = 0;
+  for (int i = 0; i < 4; i++) id |= (mmio_read32(RTC + 0xFE0 + 4 * i) & 0xFF) << 8 * i;
+  uint32_t cell = 0;
+  for (int i = 0; i < 4; i++) cell |= (mmio_read32(RTC + 0xFF0 + 4 * i) & 0xFF) << 8 * i;
+  uint32_t seconds = mmio_read32(RTC);
+  line("rtc", ""); 
+  if (sync_count) { puts_raw("absent (data abort)"); end(); return; }
+  puts_raw("periph id "); hex(id); puts_raw(" cell id "); hex(cell);
+  puts_raw(seconds > 1735689600u ? ", date after 2025" : ", date before 2025");
+  uint64_t hz = SYSREG_READ(cntfrq_el0), start = read_cntvct();
+  uint32_t later = seconds;
+  while (later == seconds && read_cntvct() - start < 3 * hz) later = mmio_read32(RTC);
+  puts_raw(later == seconds + 1 ? ", ticks" : ", does not tick");
+  end();
+}
+
+// ---------------------------------------------------------------------------------------
+// The command line, from /chosen/bootargs of the DTB.
+
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+
+static int streq(const char *a, const char *b) { while (*a && *a == *b) { a++; b++; } return *a == *b; }
+
+static const char *find_bootargs(const uint8_t *dtb) {
+  if (be32(dtb) != 0xD00DFEED) return 0;
+  const uint8_t *structs = dtb + be32(dtb + 8);
+  const char *strings = (const char *)dtb + be32(dtb + 12);
+  int depth = 0, in_chosen = 0;
+  for (const uint8_t *p = structs; p < structs + be32(dtb + 36);) {
+    uint32_t token = be32(p); p += 4;
+    if (token == 1) {
+      const char *name = (const char *)p;
+      depth++;
+      if (depth == 2) in_chosen = streq(name, "chosen");
+      while (*p) p++;
+      p = (const uint8_t *)(((uint64_t)p + 4) & ~3ull);
+    } else if (token == 2) {
+      if (depth == 2) in_chosen = 0;
+      depth--;
+    } else if (token == 3) {
+      uint32_t len = be32(p), name = be32(p + 4);
+      p += 8;
+      if (in_chosen && streq(strings + name, "bootargs")) return (const char *)p;
+      p += (len + 3) & ~3u;
+    } else if (token == 9) {
+      break;
+    }
+  }
+  return 0;
+}
+
+static void probe_command_line(uint64_t x0) {
+  const uint8_t *dtb = (const uint8_t *)(x0 ? x0 : RAM_BASE);
+  const char *args = find_bootargs(dtb);
+  line("cmdline", args ? "\"" : "none");
+  if (args) { puts_raw(args); puts_raw("\""); }
+  end();
+}
+
+static uint64_t psci(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3) {
+  register uint64_t x0 __asm__("x0") = fn;
+  register uint64_t x1 __asm__("x1") = a1;
+  register uint64_t x2 __asm__("x2") = a2;
+  register uint64_t x3 __asm__("x3") = a3;
+  __asm__ volatile("hvc #0" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3) :: "memory");
+  return x0;
+}
+
+static void system_off(void) { psci(0x84000008, 0, 0, 0); }
+
+/// The physical counter ticks at the frequency CNTFRQ_EL0 states, measured against the RTC.
+static void probe_counter_rate(void) {
+  uint32_t s = mmio_read32(RTC);
+  uint64_t hz = SYSREG_READ(cntfrq_el0), guard = read_cntvct();
+  while (mmio_read32(RTC) == s && read_cntvct() - guard < 3 * hz) {}
+  uint64_t start = SYSREG_READ(cntpct_el0);
+  s = mmio_read32(RTC);
+  while (mmio_read32(RTC) == s && read_cntvct() - guard < 6 * hz) {}
+  uint64_t ticks = SYSREG_READ(cntpct_el0) - start;
+  line("counter-rate", ticks > hz - hz / 20 && ticks < hz + hz / 20 ? "physical counter runs at cntfrq" : "physical counter does not run at cntfrq");
+  end();
+}
+
+// ---------------------------------------------------------------------------------------
+// Two vCPUs: each has its own timers. vCPU 0 leaves its physical timer armed far in the
+// future while vCPU 1 runs the timer probes (sharing one host CPU under Keel), then checks it.
+
+extern char conformance_secondary[];
+static volatile int secondary_done;
+#define FAR_DEADLINE 0x0000111100000000ull
+
+void conformance_secondary_main(void) {
+  gic_init();
+  puts_raw("conformance: cpu1: up\n");
+  probe_physical_timer();
+  probe_vtimer_retract("disable", 0);
+  probe_clear_active();
+  secondary_done = 1;
+  __asm__ volatile("dsb sy\n\tsev" ::: "memory");
+  for (;;) __asm__ volatile("wfi");
+}
+
+static void probe_second_cpu(void) {
+  SYSREG_WRITE(cntp_cval_el0, FAR_DEADLINE);
+  SYSREG_WRITE(cntp_ctl_el0, 1);
+  uint64_t r = psci(0xC4000003, 1, (uint64_t)conformance_secondary, 0);
+  if (r != 0) { line("cpu1", "absent"); end(); SYSREG_WRITE(cntp_ctl_el0, 0); return; }
+  uint64_t hz = SYSREG_READ(cntfrq_el0), start = read_cntvct();
+  while (!secondary_done && read_cntvct() - start < 20 * hz) __asm__ volatile("wfe");
+  line("cpu1", secondary_done ? "done" : "never finished"); end();
+  line("cpu0", "ptimer kept: cval "); hex(SYSREG_READ(cntp_cval_el0));
+  puts_raw(", ctl "); hex(SYSREG_READ(cntp_ctl_el0) & 7); end();
+  SYSREG_WRITE(cntp_ctl_el0, 0);
+}
+
+void conformance_main(uint64_t dtb) {
+  puts_raw("conformance: start\n");
+  probe_command_line(dtb);
+  gic_init();
+  probe_frequency();
+  probe_physical_timer();
+  probe_vtimer_retract("disable", 0);
+  probe_vtimer_retract("mask", 3);
+  probe_clear_active();
+  probe_set_active();
+  probe_dc_zva();
+  probe_rtc();
+  probe_counter_rate();
+  probe_second_cpu();
+  puts_raw("conformance: done\n");
+  system_off();
+}
