@@ -1,5 +1,4 @@
 import Foundation
-import KeelLoader
 import KeelVM
 import Logging
 
@@ -233,11 +232,6 @@ public struct ConfigurationLauncher {
           kernel: kernel, kernelPath: kernelPath, initrdSize: initrdSize, initrdPath: initrdPath, options: guestOptions)
       } catch {
         throw VMXError(fileName: file, line: nil, key: nil, message: error.description)
-      }
-      // The hypervisor refuses it too (VMPlan); here the user hears why before QEMU starts.
-      if vm.timeMode == .trapped, let hz = vm.timeFrequencyHz, hz != RunLimits.hostCounterHz, placement.plan.format == .linuxImage {
-        throw VMXError(fileName: file, line: nil, key: "keel.time.frequency",
-                       message: GuestImageError.linuxAtScaledFrequency(guestHz: hz, hostHz: RunLimits.hostCounterHz).description)
       }
       logger.debug("\(vm.name): \(placement.plan.format) entry \(hex(placement.plan.entry)), \(kernel.count) bytes")
       vms.append(BootVM(

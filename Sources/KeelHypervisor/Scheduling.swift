@@ -320,9 +320,9 @@ func restore(_ v: VCPU, on cpu: PerCPU) {
   keel_write_vmpidr_el2(v.affinity.mpidr)
   keel_write_vpidr_el2(keel_read_midr_el1())
   keel_write_cntvoff_el2(vm.counterOffset)
-  // What the guest reads as its counter's frequency: a trapped-time VM's own (EL2 is the
-  // highest exception level here, so CNTFRQ_EL0 is writable and per CPU).
-  keel_write_cntfrq_el0(vm.guestCounterFrequency)
+  // What the guest reads as its counter's frequency: a scaled trapped-time VM's own (EL2 is
+  // the highest exception level here, so CNTFRQ_EL0 is writable and per CPU).
+  keel_write_cntfrq_el0(vm.reportedCounterFrequency)
   // Pass-through time: EL1 uses the physical counter and timer directly (EL1PCTEN, EL1PCEN),
   // and the timer is switched with the vCPU. Trapped time: both trap, and Keel runs the
   // guest's clock (Time.swift).

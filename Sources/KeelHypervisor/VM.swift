@@ -106,6 +106,9 @@ final class VM {
   var accounting = VMAccounting()
 
   var board: GuestBoard { devices.board }
+  /// CNTFRQ_EL0 as the guest reads it (VMPlan decides: the scaled rate for a bare-metal guest,
+  /// the host's for Linux, whose clock runs on the unscaled virtual counter).
+  let reportedCounterFrequency: UInt64
   let realTime = VMRealTime()
   let gicWindow: Range<UInt64>
   var guestCounterFrequency: UInt64 { definition.timeMode == .trapped ? (definition.timeFrequency ?? Host.counterHz) : Host.counterHz }
@@ -118,6 +121,7 @@ final class VM {
     console = GuestConsole(vmID: id, name: name)
     self.vmid = UInt8(id + 1)
     gicWindow = board.gicRegisterWindow
+    reportedCounterFrequency = board.timerPPIs.clockFrequency.map { UInt64($0) } ?? Host.counterHz
     counterOffset = keel_read_cntpct_el0()
     do throws(Stage2Error) {
       stage2 = try Stage2Tables(allocator: HeapPages(), ipaBits: ipaBits)

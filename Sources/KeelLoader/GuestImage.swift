@@ -59,15 +59,11 @@ public enum GuestImageError: Error, Equatable, Sendable, CustomStringConvertible
   case unrecognizedFormat
   /// The boot layout (image, DTB, initrd) runs past the end of RAM.
   case doesNotFit(what: String, end: UInt64, ramEnd: UInt64)
-  /// A Linux kernel in a VM whose trapped counter runs at another frequency than the host's.
-  case linuxAtScaledFrequency(guestHz: UInt64, hostHz: UInt64)
 
   public var description: String {
     switch self {
     case .emptyImage:
       return "guest image is empty"
-    case .linuxAtScaledFrequency(let guestHz, let hostHz):
-      return "an arm64 Linux kernel cannot run at time.frequency \(guestHz) Hz (host counter \(hostHz) Hz): at EL1 it keeps time with the virtual counter, which cannot be scaled without FEAT_ECV, so its clock would run \(guestHz) / \(hostHz) times too fast; use the host frequency or pass-through time"
     case .invalidRAM(let base, let size):
       return "invalid guest RAM: base \(hex(base)), size \(hex(size))"
     case .truncated(let what, let needed, let available):

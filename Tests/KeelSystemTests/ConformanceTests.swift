@@ -106,18 +106,6 @@ extension SystemTests {
       #expect(run.status == 0, "\(run.output)")
       #expect(run.stdout.contains("conformance: cntfrq: 100000000"), "\(run.output)")
       #expect(run.stdout.contains("conformance: counter-rate: physical counter runs at cntfrq"), "\(run.output)")
-
-      // Linux keeps time with the virtual counter, which cannot be scaled: refused, with why.
-      let linux = dir.appendingPathComponent("linux.vmx")
-      try """
-        displayName = "linux"
-        memsize = "256"
-        keel.time.mode = "trapped"
-        keel.time.frequency = "100000000"
-        """.write(to: linux, atomically: true, encoding: .utf8)
-      let refused = try KeelHarness.keelRun([linux.path], timeout: 120)
-      #expect(refused.status == 2, "\(refused.output)")
-      #expect(refused.stderr.contains("cannot run at time.frequency 100000000 Hz"), "\(refused.stderr)")
     }
   }
 }

@@ -20,9 +20,6 @@ public struct VMPlan {
     let ramSize = def.memoryMiB << 20
     image = try GuestImage.plan(kernel, ramBase: Self.ramBase, ramSize: ramSize, loadAddress: def.loadAddress)
     let scaledHz = Self.scaledCounterFrequency(def, hostCounterHz: hostCounterHz)
-    if let scaledHz, image.format == .linuxImage {
-      throw .linuxAtScaledFrequency(guestHz: scaledHz, hostHz: hostCounterHz)
-    }
     layout = try GuestBootLayout.place(after: image, ramBase: Self.ramBase, ramSize: ramSize, initrdSize: initrdSize)
     board = GuestBoard(cpuCount: def.cpus, memory: MemoryRegion(base: Self.ramBase, size: ramSize), gicVersion: gicVersion)
     // A loader that gives no command line: Linux still gets its console, a bare-metal
@@ -31,15 +28,15 @@ public struct VMPlan {
     if let node = def.hypervisorNode { board.hypervisorCompatible = String(decoding: node, as: UTF8.self) }
     if def.timeMode == .trapped {
       // Only the physical timer is offered. Its counter (CNTPCT_EL0, trapped) runs at the VM's
-      // configured frequency. No `clock-frequency` is given, on purpose: arm64 Linux at EL1
-      // always takes its clocksource from CNTVCT_EL0, which cannot be trapped without FEAT_ECV,
-      // so telling it the physical rate would make its clock run at host/guest speed. It uses
+      // configured frequency. Linux is not told that rate, on purpose: arm64 Linux at EL1
+      // always takes its clocksource from CNTVCT_EL0, which cannot be scaled without FEAT_ECV,
+      // so the scaled rate would make its clock run at guest/host speed. It uses the host's
       // CNTFRQ_EL0 for both, keeps correct time, and re-arms its (scaled) physical timer when it
-      // fires early. docs/backdoor.md, "Guest time".
+      // fires early. docs/backdoor.md, "Guest time"; docs/conformance.md.
       board.timerPPIs.physicalOnly = true
-      // A guest at a scaled frequency (never Linux, see above) is told it: CNTFRQ_EL0 on each
-      // vCPU, and the timer node's `clock-frequency` for guests that prefer the device tree.
-      if let scaledHz { board.timerPPIs.clockFrequency = UInt32(clamping: scaledHz) }
+      // Any other guest at a scaled frequency is told it: CNTFRQ_EL0 on each vCPU (the shell
+      // writes `clockFrequency` there), and the timer node's `clock-frequency`.
+      if let scaledHz, image.format != .linuxImage { board.timerPPIs.clockFrequency = UInt32(clamping: scaledHz) }
     }
     if let initrdSize, let at = layout.initrdAddress { board.initrd = MemoryRegion(base: at, size: initrdSize) }
   }
