@@ -84,6 +84,10 @@ public struct BootImage: Sendable {
     public var zeroFill: UInt64
     /// Instructions: the instruction cache must see them.
     public var isCode: Bool
+
+    public init(guestAddress: UInt64, source: UInt64, length: UInt64, zeroFill: UInt64, isCode: Bool) {
+      self.guestAddress = guestAddress; self.source = source; self.length = length; self.zeroFill = zeroFill; self.isCode = isCode
+    }
   }
 
   /// The kernel's segments, then the initrd; the DTB (`dtb`, at `layout.dtbAddress`) comes last.
