@@ -41,9 +41,10 @@ func vcpuLeft(_ vm: VM) {
   switch completion {
   case .stopped(let reason)?:
     vm.console.flush(ending: true)
-    Console.log("\(vm.name): stopped: \(reason)")
-    Console.log("\(vm.name): exits \(vm.exitTotals.summary)")
-    Console.log("\(vm.name): cpu \(cpuTimeSummary(vm))")
+    Sched.lock.lock()
+    let ticks = Sched.policy.consumedTicks(of: VMID(vm.id))
+    Sched.lock.unlock()
+    for line in StatusText.stopReport(vm.name, reason: reason, exits: vm.exitTotals, cpuTicks: ticks, hz: Host.counterHz) { Console.log(line) }
     if !Host.vms.contains(where: { $0.state == .running || $0.state == .resetting }) {
       Console.log("all VMs stopped; powering off")
       Host.firmware.systemOff()

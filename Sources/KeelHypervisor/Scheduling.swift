@@ -43,19 +43,11 @@ enum Sched {
         vcpus.append(v)
       }
     }
-    let hz = Host.counterHz
-    wfiSlack = hz / 20_000          // 50 µs
-    standbySlack = hz / 2_000       // 500 µs
-    powerdownSlack = hz / 200       // 5 ms
+    slack = SleepSlack(ticksPerSecond: Host.counterHz)
     Console.log("scheduler: \(vcpus.count) vCPUs of \(vms.count) VMs on \(hostCPUs) host CPUs, \(machine.cpuMHz) MHz each, \(configuration.groups.count) resource groups")
   }
 
-  /// How late a sleeping vCPU's timer wake-up may be, by how deeply it sleeps: WFI is a light
-  /// sleep, PSCI CPU_SUSPEND standby a deeper one, powerdown the deepest. Slack lets one host
-  /// timer event serve several deadlines.
-  nonisolated(unsafe) static var wfiSlack: UInt64 = 0
-  nonisolated(unsafe) static var standbySlack: UInt64 = 0
-  nonisolated(unsafe) static var powerdownSlack: UInt64 = 0
+  nonisolated(unsafe) static var slack = SleepSlack(ticksPerSecond: 0)
 }
 
 // MARK: The host CPU loop
@@ -267,15 +259,6 @@ func armTimer(_ cpu: PerCPU, now: UInt64, running v: VCPU?) {
 }
 
 // MARK: vCPU state on and off a host CPU
-
-/// CPU time the VM's vCPUs were charged, and its share of the time since Keel started.
-func cpuTimeSummary(_ vm: VM) -> String {
-  Sched.lock.lock()
-  let ticks = Sched.policy.consumedTicks(of: VMID(vm.id))
-  Sched.lock.unlock()
-  let hz = Host.counterHz
-  return "\(ticks / (hz / 1000)) ms (ticks \(ticks))"
-}
 
 /// Puts everything of `v` that lives in hardware onto this CPU.
 func restore(_ v: VCPU, on cpu: PerCPU) {

@@ -102,3 +102,12 @@ import KeelLoader
     }
   }
 }
+
+@Suite struct StopReportTests {
+  @Test func reasonExitsAndCPUTime() {
+    var exits = ExitCounters()
+    exits.hvc = 2
+    let lines = StatusText.stopReport("web", reason: "poweroff", exits: exits, cpuTicks: 125_000, hz: 62_500_000)
+    #expect(lines == ["web: stopped: poweroff", "web: exits " + exits.summary, "web: cpu 2 ms (ticks 125000)"])
+  }
+}
