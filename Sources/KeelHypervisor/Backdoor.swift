@@ -16,18 +16,8 @@ struct VMBackdoorHost: BackdoorHost {
 }
 
 func makeBackdoor(for vm: VM) -> Backdoor<VMBackdoorHost> {
-  // A stable per-VM UUID derived from its name (FNV-1a), version 4 / variant bits set.
-  var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-  var uuid: [UInt8] = []
-  for round in 0..<2 {
-    for b in vm.definition.name + [UInt8(round)] { hash = (hash ^ UInt64(b)) &* 0x100_0000_01B3 }
-    for k in 0..<8 { uuid.append(UInt8(truncatingIfNeeded: hash >> UInt64(8 * k))) }
-  }
-  uuid[6] = uuid[6] & 0x0F | 0x40
-  uuid[8] = uuid[8] & 0x3F | 0x80
-  var info = GuestInfoStore()
-  for entry in vm.definition.guestInfo { _ = info.setValue(entry.value, forKey: entry.key) }
-  return Backdoor(host: VMBackdoorHost(memoryMiB: UInt32(truncatingIfNeeded: vm.definition.memoryMiB), identity: uuid), guestInfo: info)
+  let host = VMBackdoorHost(memoryMiB: UInt32(truncatingIfNeeded: vm.definition.memoryMiB), identity: VMIdentity.uuid(name: vm.definition.name))
+  return Backdoor(host: host, guestInfo: GuestInfoStore(vm.definition.guestInfo))
 }
 
 /// One backdoor I/O from this vCPU (X0–X7). Returns false if it is not a well-formed call.

@@ -36,26 +36,14 @@ struct HostGICDriver: ListRegisterFile {
   static func make(_ gic: HostGIC, cpus: [UInt64]) -> HostGICDriver? {
     switch gic.version {
     case .v3:
-      // Find each CPU's redistributor by its affinity, as the architecture intends.
-      var frames = [UInt64](repeating: 0, count: cpus.count)
-      for region in gic.redistributors {
-        var frame = region.base
-        while frame < region.base + region.size {
-          let typer = MMIO.read64(frame + 0x8)
-          let aff = typer >> 32
-          for (slot, mpidr) in cpus.enumerated() where UInt64(Affinity(rawValue: mpidr).packed32) == aff {
-            frames[slot] = frame
-          }
-          if typer & (1 << 4) != 0 { break }
-          frame += typer & (1 << 1) != 0 ? 0x40000 : 0x20000
-        }
-      }
-      let lrs = Int(keel_read_ich_vtr_el2() & 0x1F) + 1
+      let regions = gic.redistributors.map { (base: $0.base, size: $0.size) }
+      let frames = HostGICEncoding.redistributorFrames(regions: regions, cpus: cpus) { MMIO.read64($0 + 0x8) }
+      let lrs = HostGICEncoding.listRegisterCount(vtr: keel_read_ich_vtr_el2(), version: .v3)
       return HostGICDriver(version: .v3, distributor: gic.distributor.base, redistributors: frames, cpuInterface: 0,
                            hypervisorInterface: 0, maintenanceINTID: gic.maintenanceINTID ?? 25, listRegisterCount: lrs)
     case .v2:
       guard let gicc = gic.cpuInterface, let gich = gic.hypervisorInterface else { return nil }
-      let lrs = Int(MMIO.read32(gich.base + 0x4) & 0x3F) + 1
+      let lrs = HostGICEncoding.listRegisterCount(vtr: UInt64(MMIO.read32(gich.base + 0x4)), version: .v2)
       return HostGICDriver(version: .v2, distributor: gic.distributor.base, redistributors: [], cpuInterface: gicc.base,
                            hypervisorInterface: gich.base, maintenanceINTID: gic.maintenanceINTID ?? 25, listRegisterCount: lrs)
     }
@@ -81,7 +69,7 @@ struct HostGICDriver: ListRegisterFile {
 
   /// On every host CPU, for itself.
   func initCPU(slot: Int, timers: [UInt32]) {
-    let ppis: [UInt32] = [HostINTID.kick, maintenanceINTID] + timers
+    let ppis = HostGICEncoding.privateMask([HostINTID.kick, maintenanceINTID] + timers)
     switch version {
     case .v3:
       let rd = redistributors[slot]
@@ -92,9 +80,7 @@ struct HostGICDriver: ListRegisterFile {
       MMIO.write32(sgi + 0x80, 0xFFFF_FFFF)          // all group 1
       MMIO.write32(sgi + 0x180, 0xFFFF_FFFF)         // disable all, then enable ours
       for i in 0..<8 { MMIO.write32(sgi + 0x400 + UInt64(i) * 4, 0xA0A0_A0A0) }
-      var mask: UInt32 = 0
-      for p in ppis { mask |= 1 << p }
-      MMIO.write32(sgi + 0x100, mask)
+      MMIO.write32(sgi + 0x100, ppis)
       keel_write_icc_sre_el2(0xF)                   // SRE, DFB, DIB, and EL1 may use ICC_SRE_EL1
       keel_isb()
       keel_write_icc_pmr_el1(0xFF)
@@ -104,9 +90,7 @@ struct HostGICDriver: ListRegisterFile {
       keel_isb()
     case .v2:
       for i in 0..<8 { MMIO.write32(distributor + 0x400 + UInt64(i) * 4, 0xA0A0_A0A0) }
-      var mask: UInt32 = 0
-      for p in ppis { mask |= 1 << p }
-      MMIO.write32(distributor + 0x100, mask)
+      MMIO.write32(distributor + 0x100, ppis)
       MMIO.write32(cpuInterface + 0x4, 0xFF)       // PMR
       MMIO.write32(cpuInterface + 0x0, 1 | 1 << 9)  // enable, EOImode
     }
@@ -114,8 +98,7 @@ struct HostGICDriver: ListRegisterFile {
 
   /// Deactivate private interrupts of the calling CPU (slot) that a guest may have left active.
   func deactivatePrivate(_ intids: [UInt32], slot: Int) {
-    var mask: UInt32 = 0
-    for i in intids where i < 32 { mask |= 1 << i }
+    let mask = HostGICEncoding.privateMask(intids)
     switch version {
     case .v3: MMIO.write32(redistributors[slot] + 0x10000 + 0x380, mask)
     case .v2: MMIO.write32(distributor + 0x380, mask)
@@ -126,8 +109,7 @@ struct HostGICDriver: ListRegisterFile {
   /// that leaves a host CPU takes the active state of its hardware-linked timer interrupt along,
   /// so its EOI still deactivates it wherever it runs next.
   func takeActivePrivate(_ intids: [UInt32], slot: Int) -> UInt32 {
-    var mask: UInt32 = 0
-    for i in intids where i < 32 { mask |= 1 << i }
+    let mask = HostGICEncoding.privateMask(intids)
     let active: UInt32
     switch version {
     case .v3: active = MMIO.read32(redistributors[slot] + 0x10000 + 0x300) & mask
@@ -153,18 +135,22 @@ struct HostGICDriver: ListRegisterFile {
 
   /// Route a host SPI to one host CPU and enable it.
   func enableSPI(_ intid: UInt32, toCPU mpidr: UInt64, cpuMask: UInt8) {
+    let word = HostGICEncoding.bitField(intid)
+    // GICD_IGROUPR (v3: group 1), GICD_IROUTER or ITARGETSR, GICD_IPRIORITYR, GICD_ISENABLER.
     switch version {
     case .v3:
-      MMIO.write64(distributor + 0x6000 + UInt64(intid) * 8, (mpidr & 0xFF_00FF_FFFF))
-      MMIO.write32(distributor + 0x80 + UInt64(intid / 32) * 4, MMIO.read32(distributor + 0x80 + UInt64(intid / 32) * 4) | 1 << (intid % 32))
+      MMIO.write64(distributor + 0x6000 + UInt64(intid) * 8, HostGICEncoding.irouter(mpidr: mpidr))
+      MMIO.write32(distributor + 0x80 + word.offset, MMIO.read32(distributor + 0x80 + word.offset) | word.bit)
     case .v2:
-      let reg = distributor + 0x800 + UInt64(intid & ~3)
-      let shift = (intid % 4) * 8
-      MMIO.write32(reg, MMIO.read32(reg) & ~(0xFF << shift) | UInt32(cpuMask) << shift)
+      setByte(intid, of: distributor + 0x800, to: cpuMask)
     }
-    let prio = distributor + 0x400 + UInt64(intid & ~3)
-    MMIO.write32(prio, MMIO.read32(prio) & ~(0xFF << ((intid % 4) * 8)) | 0xA0 << ((intid % 4) * 8))
-    MMIO.write32(distributor + 0x100 + UInt64(intid / 32) * 4, 1 << (intid % 32))
+    setByte(intid, of: distributor + 0x400, to: 0xA0)
+    MMIO.write32(distributor + 0x100 + word.offset, word.bit)
+  }
+
+  private func setByte(_ intid: UInt32, of block: UInt64, to byte: UInt8) {
+    let field = HostGICEncoding.byteField(intid, in: MMIO.read32(block + UInt64(intid & ~3)), set: byte)
+    MMIO.write32(block + field.offset, field.word)
   }
 
   func acknowledge() -> UInt32 {
@@ -192,14 +178,12 @@ struct HostGICDriver: ListRegisterFile {
   func sendKick(toMPIDR mpidr: UInt64, cpuMask: UInt8) {
     switch version {
     case .v3:
-      let value = (mpidr >> 32 & 0xFF) << 48 | (mpidr >> 16 & 0xFF) << 32 | (mpidr >> 8 & 0xFF) << 16
-        | UInt64(1) << (mpidr & 0xF) | UInt64(HostINTID.kick) << 24
       keel_dsb_ish()
-      keel_write_icc_sgi1r_el1(value)
+      keel_write_icc_sgi1r_el1(HostGICEncoding.sgi1r(intid: HostINTID.kick, toMPIDR: mpidr))
       keel_isb()
     case .v2:
       keel_dsb_ish()
-      MMIO.write32(distributor + 0xF00, UInt32(cpuMask) << 16 | HostINTID.kick)
+      MMIO.write32(distributor + 0xF00, HostGICEncoding.sgir(intid: HostINTID.kick, cpuMask: cpuMask))
     }
   }
 
@@ -215,9 +199,8 @@ struct HostGICDriver: ListRegisterFile {
 
   // MARK: Virtualization control
 
-  /// Active-priority registers per group: 1, 2 or 4 by the implemented preemption bits.
   var activePriorityRegisters: Int {
-    version == .v3 ? 1 << (Int(min(max(keel_read_ich_vtr_el2() >> 26 & 7, 4), 6)) - 4) : 1
+    HostGICEncoding.activePriorityRegisterCount(vtr: version == .v3 ? keel_read_ich_vtr_el2() : 0, version: version)
   }
 
   /// Loads a vCPU's virtual CPU interface (VMCR, active priorities, list registers) and enables it.

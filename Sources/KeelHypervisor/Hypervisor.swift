@@ -147,76 +147,45 @@ func startCPU(_ cpu: PerCPU) {
 
 // MARK: The VMs
 
-/// The VMs to build and how they share the CPUs: from the configuration module the `keel` CLI
-/// loads (`keel.config=0x…`), or, without one, a single VM from `keel.cpus=`/`keel.memory=`/
-/// `keel.load=` and the first kernel module.
+/// The VMs to build (`BootArguments.machineDefinition`): with none, Keel has nothing to do.
 func machineDefinition(_ machine: MachineDescription) -> MachineDefinition {
-  switch BootArguments.parse(machine.bootargs, modules: machine.modules) {
-  case .configurationModule(let address):
-    let text = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(address)), count: ConfigurationModule.maxSize)
-    do throws(ConfigurationError) {
-      let definition = try ConfigurationModule.parseMachine(text)
-      guard !definition.vms.isEmpty else { hypervisorPanic("configuration at \(hex(address)) defines no VM") }
-      return definition
-    } catch {
-      hypervisorPanic("configuration at \(hex(address)): \(error.description)")
+  do throws(MachineDefinitionError) {
+    return try BootArguments.machineDefinition(machine.bootargs, modules: machine.modules) { address in
+      UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(address)), count: ConfigurationModule.maxSize)
     }
-  case .legacy(let vm):
-    var definition = MachineDefinition()
-    definition.vms = [vm]
-    return definition
-  case .noKernel:
-    hypervisorPanic("no guest kernel: pass one with -device guest-loader,kernel=...")
+  } catch {
+    hypervisorPanic(error.description)
   }
-}
-
-func module(at address: UInt64?, _ machine: MachineDescription) -> GuestModule? {
-  guard let address else { return nil }
-  return machine.modules.first(where: { $0.region.base == address })
 }
 
 func createVM(_ def: VMDefinition, id: Int, ram: inout GuestRAMAllocator, _ machine: MachineDescription) -> VM? {
   let name = String(decoding: def.name, as: UTF8.self)
-  func fail(_ why: String) -> VM? { Console.log("\(name): not started: \(why)"); return nil }
-  guard let kernel = module(at: def.kernelModule, machine) else { return fail("no kernel module at \(hex(def.kernelModule ?? 0))") }
-  let initrd = module(at: def.initrdModule, machine)
-  if def.initrdModule != nil && initrd == nil { return fail("no initrd module at \(hex(def.initrdModule!))") }
-  let image = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(kernel.region.base)), count: Int(kernel.region.size))
-  let vmPlan: VMPlan
-  do throws(GuestImageError) {
-    vmPlan = try VMPlan(def, kernel: image, bootargs: kernel.bootargs, initrdSize: initrd?.region.size, gicVersion: Host.gic.version, hostCounterHz: Host.counterHz)
+  func fail(_ why: VMStartError) -> VM? { Console.log("\(name): not started: \(why.description)"); return nil }
+  let (plan, image): (VMPlan, BootImage)
+  do throws(VMStartError) {
+    (plan, image) = try VMPlan.prepare(def, modules: machine.modules, gicVersion: Host.gic.version, hostCounterHz: Host.counterHz) { module in
+      UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(module.region.base)), count: Int(module.region.size))
+    }
   } catch {
-    return fail("guest image rejected: \(error.description)")
+    return fail(error)
   }
-  let (plan, boot, board) = (vmPlan.image, vmPlan.layout, vmPlan.board)
-  guard let hostBase = ram.take(board.memory.size) else { return fail("\(def.memoryMiB) MiB of guest RAM do not fit in host memory") }
+  let board = plan.board
+  guard let hostBase = ram.take(board.memory.size) else { return fail(.noHostMemory(mebibytes: def.memoryMiB)) }
   let vm: VM
   do throws(VMBuildError) {
     let gicv = Host.machine.gic?.virtualCPUInterface.map { PA($0.base) }
     let ram = GuestRAM(ram: IPARange(base: IPA(board.memory.base), size: board.memory.size), host: UnsafeMutableRawPointer(bitPattern: UInt(hostBase))!)
     vm = try VM(id: id, definition: def, board: board, ram: ram, ipaBits: Host.ipaBits, gicv: gicv)
   } catch {
-    return fail("cannot build the VM: \(error)")
+    Console.log("\(name): not started: cannot build the VM: \(error)")
+    return nil
   }
-  vm.bootImage = BootImage(plan: plan, layout: boot, kernel: kernel, initrd: initrd, dtb: board.deviceTree())
+  vm.bootImage = image
   loadBootImage(vm)
-
   vm.vcpus[0].powerOnAtEntry()
-  let format = plan.format == .linuxImage ? "Linux Image" : (plan.format == .elf ? "ELF" : "raw binary")
-  let time = def.timeMode == .trapped ? ", trapped physical counter at \(vm.guestCounterFrequency) Hz" : ""
-  Console.log("\(vm.name): \(def.cpus) vCPUs, \(def.memoryMiB) MiB at host \(hex(hostBase)), \(format) entry \(hex(plan.entry)), DTB \(hex(boot.dtbAddress))" + (initrd != nil ? ", initrd \(initrd!.region.size) bytes" : "") + time)
+  Console.log(plan.summary(def, name: vm.name, hostBase: hostBase, counterHz: vm.guestCounterFrequency, initrd: image.initrd))
   Console.log("\(vm.name): counter offset \(vm.counterOffset) (CNTVOFF; guest counter = host counter - offset)")
   return vm
-}
-
-/// What a VM boots from, kept so the VM can be rebooted: the modules stay in host memory,
-/// untouched, for as long as Keel runs.
-struct BootImage {
-  let plan: GuestImagePlan
-  let layout: GuestBootLayout
-  let kernel: GuestModule
-  let initrd: GuestModule?
-  let dtb: [UInt8]
 }
 
 /// Copies the kernel's segments, the initrd and the DTB into guest RAM (at creation and at
@@ -228,17 +197,11 @@ func loadBootImage(_ vm: VM) {
     guard let p = vm.hostPointer(ipa, length: length) else { hypervisorPanic("\(vm.name): boot image outside its RAM at \(hex(ipa))") }
     return p
   }
-  let source = UnsafeRawPointer(bitPattern: UInt(image.kernel.region.base))!
-  for s in image.plan.segments {
-    let dst = at(s.guestAddress, s.memorySize)
-    keel_copy_words(dst, source + s.fileOffset, UInt64(s.fileSize))
-    if s.memorySize > UInt64(s.fileSize) {
-      (dst + s.fileSize).initializeMemory(as: UInt8.self, repeating: 0, count: Int(s.memorySize - UInt64(s.fileSize)))
-    }
-    keel_sync_code(UInt64(UInt(bitPattern: dst)), s.memorySize)
-  }
-  if let initrd = image.initrd, let ipa = image.layout.initrdAddress {
-    keel_copy_words(at(ipa, initrd.region.size), UnsafeRawPointer(bitPattern: UInt(initrd.region.base)), initrd.region.size)
+  for copy in image.copies {
+    let dst = at(copy.guestAddress, copy.length + copy.zeroFill)
+    keel_copy_words(dst, UnsafeRawPointer(bitPattern: UInt(copy.source)), copy.length)
+    if copy.zeroFill > 0 { (dst + Int(copy.length)).initializeMemory(as: UInt8.self, repeating: 0, count: Int(copy.zeroFill)) }
+    if copy.isCode { keel_sync_code(UInt64(UInt(bitPattern: dst)), copy.length + copy.zeroFill) }
   }
   image.dtb.withUnsafeBytes { bytes in
     keel_copy_words(at(image.layout.dtbAddress, UInt64(bytes.count)), bytes.baseAddress!, UInt64(bytes.count))
@@ -324,23 +287,16 @@ func registerHostInterrupts() {
   Host.interrupts = table
 }
 
-/// Console input waiting for the focused VM's virtual UART, whose FIFO holds only 16 bytes:
-/// a paste or a burst of keys must not lose characters. When this queue is full too, Keel
-/// stops reading the host UART, and QEMU's (or the line's) flow control holds the rest.
+/// Console input for the focused VM (`ConsoleInputQueue`), and the host PL011's side of it.
 enum ConsoleInput {
   static let lock = SpinLock()
-  nonisolated(unsafe) static var queue: [UInt8] = []
-  nonisolated(unsafe) static var head = 0
-  static let capacity = 4096
+  nonisolated(unsafe) static var queue = ConsoleInputQueue()
   static let rxInterrupts: UInt32 = 1 << 4 | 1 << 6
 
   /// Move queued bytes into the focused VM's UART while it has room.
   static func feedGuest() {
     guard Host.focus >= 0 && Host.focus < Host.vms.count else { return }
-    Host.vms[Host.focus].withDevices { devices in
-      while head < queue.count, devices.uart.receive(queue[head]) { head += 1 }
-    }
-    if head == queue.count { queue.removeAll(keepingCapacity: true); head = 0 }
+    Host.vms[Host.focus].withDevices { devices in queue.feed { devices.uart.receive($0) } }
   }
 }
 
@@ -354,7 +310,7 @@ func receiveConsoleInput() {
   // the UART accepts nothing more, so console input would stop for good.
   MMIO.write32(base + 0x44, 0x7FF)
   while MMIO.read32(base + 0x18) & (1 << 4) == 0 {
-    if ConsoleInput.queue.count - ConsoleInput.head >= ConsoleInput.capacity {
+    if ConsoleInput.queue.isFull {
       // Full: stop taking bytes until the guest reads some (resumeConsoleInput).
       MMIO.write32(base + 0x38, 0)
       break
@@ -371,8 +327,7 @@ func receiveConsoleInput() {
 /// The guest read its UART: room for more input.
 func resumeConsoleInput() {
   ConsoleInput.lock.lock()
-  let backlog = ConsoleInput.head < ConsoleInput.queue.count
-  if backlog { ConsoleInput.feedGuest() }
+  if !ConsoleInput.queue.isEmpty { ConsoleInput.feedGuest() }
   let throttled = MMIO.read32(Host.uartBase + 0x38) & ConsoleInput.rxInterrupts == 0
   ConsoleInput.lock.unlock()
   if throttled {

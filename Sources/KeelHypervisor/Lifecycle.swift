@@ -20,11 +20,8 @@ func endRun(_ vm: VM, _ next: RunState, reason: String) -> Bool {
 /// After a run ended: vCPUs off a CPU stop at once, running ones at their next exit (their CPUs
 /// are kicked), and the last one out finishes the job (`vcpuLeft`).
 func finishEnding(_ vm: VM) {
-  var kicks = CPUMask()
   Sched.lock.lock()
-  for v in vm.vcpus {
-    if case .running(let host) = Sched.policy.state(of: v.id) { kicks.insert(host) } else { Sched.policy.powerOff(v.id) }
-  }
+  let kicks = Sched.policy.endRun(of: VMID(vm.id))
   Sched.lock.unlock()
   for host in kicks { Host.cpus[host.index].kick() }
   vcpuLeft(vm)
@@ -35,8 +32,7 @@ func finishEnding(_ vm: VM) {
 /// stop, or reboot.
 func vcpuLeft(_ vm: VM) {
   Sched.lock.lock()
-  var out = true
-  for v in vm.vcpus where Sched.policy.state(of: v.id) != .off || v.resident.load(ordering: .acquiring) >= 0 { out = false }
+  let out = Sched.policy.allOff(VMID(vm.id)) && vm.vcpus.allSatisfy { $0.resident.load(ordering: .acquiring) < 0 }
   Sched.lock.unlock()
   guard out else { return }
   vm.lifecycleLock.lock()
@@ -45,9 +41,10 @@ func vcpuLeft(_ vm: VM) {
   switch completion {
   case .stopped(let reason)?:
     vm.console.flush(ending: true)
-    Console.log("\(vm.name): stopped: \(reason)")
-    Console.log("\(vm.name): exits \(vm.exitTotals.summary)")
-    Console.log("\(vm.name): cpu \(cpuTimeSummary(vm))")
+    Sched.lock.lock()
+    let ticks = Sched.policy.consumedTicks(of: VMID(vm.id))
+    Sched.lock.unlock()
+    for line in StatusText.stopReport(vm.name, reason: reason, exits: vm.exitTotals, cpuTicks: ticks, hz: Host.counterHz) { Console.log(line) }
     if !Host.vms.contains(where: { $0.state == .running || $0.state == .resetting }) {
       Console.log("all VMs stopped; powering off")
       Host.firmware.systemOff()

@@ -20,8 +20,6 @@ final class PerCPU {
   var cpuInterfaceMask: UInt8 = 0
   /// Another CPU asks this one to consult the scheduler (Scheduling.swift).
   let rescheduleRequested = Atomic<Bool>(false)
-  /// The scheduling timer is armed for the running vCPU's slice end (written under Sched.lock).
-  var sliceArmed = true
   /// Set by a WFI or CPU_SUSPEND trap: the vCPU sleeps when the trap ends, with this slack.
   var pendingBlock: UInt64? = nil
   /// Per VM id: the vCPU index that ran here last (-1: none), for local TLB maintenance.

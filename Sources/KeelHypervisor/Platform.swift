@@ -1,6 +1,7 @@
 #if os(none)
 import CKeelEL2
 import _Volatile
+import KeelVM
 import Synchronization
 import KeelDevices
 
@@ -37,50 +38,35 @@ struct SpinLock: ~Copyable {
   }
 }
 
-/// The hypervisor's console on the host PL011. Guest console bytes and Keel's own lines share
-/// it; Keel's lines always start at column 0 so tools can parse them.
+/// The hypervisor's console on the host PL011, shared by Keel's lines and the guests' output
+/// (`ConsoleFraming`).
 enum Console {
-  nonisolated(unsafe) static var atLineStart = true
+  nonisolated(unsafe) static var framing = ConsoleFraming()
   static let lock = SpinLock()
 
-  static func put(_ byte: UInt8) {
-    _ = putchar(Int32(byte))
-    atLineStart = byte == 10
-  }
+  static func put(_ byte: UInt8) { _ = putchar(Int32(byte)) }
 
-  /// A line from Keel itself: `keel: <text>`.
   static func log(_ text: String) {
     lock.lock()
-    if !atLineStart { put(13); put(10) }
-    for b in "keel: ".utf8 { put(b) }
-    for b in text.utf8 { if b == 10 { put(13) }; put(b) }
-    put(13); put(10)
+    framing.log(text, put: put)
     lock.unlock()
   }
 
-  /// One line of a VM's console when several VMs share the host console.
   static func guestLine(_ name: String, _ line: [UInt8]) {
     lock.lock()
-    if !atLineStart { put(13); put(10) }
-    put(UInt8(ascii: "["))
-    for b in name.utf8 { put(b) }
-    put(UInt8(ascii: "]")); put(32)
-    for b in line { if b == 10 { put(13) }; put(b) }
+    framing.guestLine(name, line, put: put)
     lock.unlock()
   }
 
-  /// Text for a person (the status screen): written as it is, control sequences included.
   static func raw(_ text: String) {
     lock.lock()
-    for b in text.utf8 { put(b) }
-    atLineStart = true
+    framing.raw(text, put: put)
     lock.unlock()
   }
 
-  /// Guest bytes from a virtual UART.
   static func guestByte(_ b: UInt8) {
     lock.lock()
-    put(b)
+    framing.guestByte(b, put: put)
     lock.unlock()
   }
 }

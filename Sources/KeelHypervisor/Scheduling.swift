@@ -43,19 +43,11 @@ enum Sched {
         vcpus.append(v)
       }
     }
-    let hz = Host.counterHz
-    wfiSlack = hz / 20_000          // 50 µs
-    standbySlack = hz / 2_000       // 500 µs
-    powerdownSlack = hz / 200       // 5 ms
+    slack = SleepSlack(ticksPerSecond: Host.counterHz)
     Console.log("scheduler: \(vcpus.count) vCPUs of \(vms.count) VMs on \(hostCPUs) host CPUs, \(machine.cpuMHz) MHz each, \(configuration.groups.count) resource groups")
   }
 
-  /// How late a sleeping vCPU's timer wake-up may be, by how deeply it sleeps: WFI is a light
-  /// sleep, PSCI CPU_SUSPEND standby a deeper one, powerdown the deepest. Slack lets one host
-  /// timer event serve several deadlines.
-  nonisolated(unsafe) static var wfiSlack: UInt64 = 0
-  nonisolated(unsafe) static var standbySlack: UInt64 = 0
-  nonisolated(unsafe) static var powerdownSlack: UInt64 = 0
+  nonisolated(unsafe) static var slack = SleepSlack(ticksPerSecond: 0)
 }
 
 // MARK: The host CPU loop
@@ -216,43 +208,19 @@ func wakeDeadline(_ v: VCPU) -> UInt64? {
 func deliver(_ vm: VM, _ mask: UInt64, from cpu: PerCPU? = nil) {
   guard mask != 0, Sched.ready.load(ordering: .acquiring) else { return }
   let now = keel_read_cntpct_el0()
-  var kicks = CPUMask()
-  var interrupts = CPUMask()
-  var unplaced = false
   Sched.lock.lock()
-  for v in vm.vcpus where mask >> UInt64(v.index) & 1 == 1 {
-    switch Sched.policy.state(of: v.id) {
-    case .blocked:
-      guard !vm.paused else { continue }
-      if let target = Sched.policy.wake(v.id, now: now) { kicks.insert(target) } else { unplaced = true }
-    case .running(let host):
-      if host.index != cpu?.slot { interrupts.insert(host) }
-    default:
-      break
-    }
-  }
-  if unplaced { kicks.rawValue |= unarmedBusyCPUs() }
+  let delivery = Sched.policy.deliver(mask, to: VMID(vm.id), paused: vm.paused, from: cpu?.id, now: now)
   Sched.lock.unlock()
-  requestReschedule(kicks)
-  for host in interrupts where !kicks.contains(host) { Host.cpus[host.index].kick() }
+  requestReschedule(delivery.reschedule)
+  for host in delivery.interrupt { Host.cpus[host.index].kick() }
 }
 
 /// The vCPU was powered on (boot, PSCI CPU_ON, reboot, resume): make it runnable.
 func powerOn(_ v: VCPU) {
   Sched.lock.lock()
-  var kicks = CPUMask()
-  if let target = Sched.policy.powerOn(v.id, now: keel_read_cntpct_el0()) { kicks.insert(target) }
-  else if Sched.policy.state(of: v.id) == .runnable { kicks.rawValue |= unarmedBusyCPUs() }
+  let kicks = Sched.policy.start(v.id, now: keel_read_cntpct_el0())
   Sched.lock.unlock()
   requestReschedule(kicks)
-}
-
-/// CPUs running a vCPU without a slice timer, which must arm one now that there is competition.
-/// Called with `Sched.lock` held.
-func unarmedBusyCPUs() -> UInt64 {
-  var mask: UInt64 = 0
-  for cpu in Host.cpus where !cpu.sliceArmed && Sched.policy.running(on: cpu.id) != nil { mask |= 1 << UInt64(cpu.slot) }
-  return mask
 }
 
 func requestReschedule(_ cpus: CPUMask) {
@@ -269,23 +237,17 @@ func schedulerTick(_ cpu: PerCPU) {
   keel_write_cnthp_ctl_el2(0b10)   // masked: the level drops until the timer is armed again
   let now = keel_read_cntpct_el0()
   Sched.lock.lock()
-  var kicks = Sched.policy.handleTimers(now: now)
-  while let move = Sched.policy.nextMigration(now: now) { kicks.insert(move.to) }
+  let kicks = Sched.policy.tick(cpu: cpu.id, now: now)
   Sched.lock.unlock()
-  kicks.remove(cpu.id)
   cpu.rescheduleRequested.store(true, ordering: .relaxed)
   requestReschedule(kicks)
   watchEndingVMs()
 }
 
-/// Programs this CPU's scheduling timer for its next event. A vCPU with no competitor and no
-/// limit gets no slice end: an uncontended guest runs without scheduling exits. Called with
-/// `Sched.lock` held.
+/// Programs this CPU's scheduling timer for its next event (`Scheduler.timerDeadline`); an idle
+/// CPU also wakes every second while a stop or reboot is unreported. Called with `Sched.lock` held.
 func armTimer(_ cpu: PerCPU, now: UInt64, running v: VCPU?) {
-  var contended = false
-  if let v { contended = Sched.policy.hasWaitingWork() || Sched.policy.isLimited(VMID(v.vm.id)) }
-  cpu.sliceArmed = v == nil || contended
-  var next = Sched.policy.nextEvent(cpu: cpu.id, now: now, sliceEnds: contended)
+  var next = Sched.policy.timerDeadline(cpu: cpu.id, now: now, running: v.map { VMID($0.vm.id) })
   if v == nil && Host.vms.contains(where: { $0.endingUnreported }) {
     next = min(next ?? .max, now &+ Host.counterHz)
   }
@@ -299,15 +261,6 @@ func armTimer(_ cpu: PerCPU, now: UInt64, running v: VCPU?) {
 }
 
 // MARK: vCPU state on and off a host CPU
-
-/// CPU time the VM's vCPUs were charged, and its share of the time since Keel started.
-func cpuTimeSummary(_ vm: VM) -> String {
-  Sched.lock.lock()
-  let ticks = Sched.policy.consumedTicks(of: VMID(vm.id))
-  Sched.lock.unlock()
-  let hz = Host.counterHz
-  return "\(ticks / (hz / 1000)) ms (ticks \(ticks))"
-}
 
 /// Puts everything of `v` that lives in hardware onto this CPU.
 func restore(_ v: VCPU, on cpu: PerCPU) {

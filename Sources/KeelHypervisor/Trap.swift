@@ -90,40 +90,32 @@ func leaveTrap(_ cpu: PerCPU, _ v: VCPU) {
 }
 
 func handleSynchronous(_ cpu: PerCPU, _ v: VCPU, _ esr: ExceptionSyndrome) -> TrapOutcome {
-  switch esr.exceptionClass {
-  case .dataAbortLowerEL:
+  let exit = SynchronousExit(esr)
+  v.exits.count(exit)
+  switch exit {
+  case .dataAbort:
     return handleDataAbort(cpu, v, esr)
-  case .hvc64:
-    v.exits.hvc += 1
-    switch esr.iss & 0xFFFF {
-    case 0: return handleSMCCC(cpu, v)
-    // The backdoor's EL1 form (HVC #0x86).
-    case 0x86 where runBackdoor(v): return .resume
-    default:
-      v.setGPR(0, PSCIStatus.notSupported.register)
-      return .resume
-    }
-  case .smc64:
-    v.exits.smc += 1
+  case .hvc(immediate: 0):
+    return handleSMCCC(cpu, v)
+  case .hvc(immediate: 0x86) where runBackdoor(v):
+    return .resume
+  case .hvc:
+    v.setGPR(0, PSCIStatus.notSupported.register)
+    return .resume
+  case .smc:
     return handleSMCCC(cpu, v).throughSMC()
   case .systemRegister:
-    v.exits.systemRegister += 1
     return handleSystemRegister(cpu, v, esr)
-  case .waitForInterrupt:
-    if esr.iss & 1 == 1 {
-      v.exits.wfe += 1
-      return .yield
-    }
-    v.exits.wfi += 1
-    return .wait(advance: true, slack: Sched.wfiSlack)
-  case .instructionAbortLowerEL:
-    v.exits.other += 1
+  case .wfe:
+    return .yield
+  case .wfi:
+    return .wait(advance: true, slack: Sched.slack.wfi)
+  case .instructionAbort:
     let far = keel_read_far_el2()
     v.vm.reportOnce(0x20 << 56 | far, "vcpu\(v.index): instruction fetch from \(hex(far)) outside guest RAM (pc \(hex(v.pc))); injecting an abort")
     return .inject(.instructionAbort(address: far))
-  default:
-    v.exits.other += 1
-    v.vm.reportOnce(UInt64(esr.exceptionClass.rawValue) << 56, "vcpu\(v.index): unhandled trap EC \(hex(UInt32(esr.exceptionClass.rawValue))) at pc \(hex(v.pc)); injecting an undefined instruction")
+  case .unhandled(let ec):
+    v.vm.reportOnce(UInt64(ec.rawValue) << 56, "vcpu\(v.index): unhandled trap EC \(hex(UInt32(ec.rawValue))) at pc \(hex(v.pc)); injecting an undefined instruction")
     return .inject(.undefined)
   }
 }
@@ -168,9 +160,7 @@ func handleSMCCC(_ cpu: PerCPU, _ v: VCPU) -> TrapOutcome {
   case .suspend(let request, let entry, let context):
     vm.lifecycleLock.unlock()
     v.setGPR(0, PSCIStatus.success.register)
-    // A deeper state tolerates a later wake-up, which lets the host coalesce timer events.
-    if request.isPowerdown { return .suspendPowerdown(entry: entry, context: context, slack: Sched.powerdownSlack) }
-    return .wait(advance: false, slack: Sched.standbySlack)
+    return Sched.slack.suspend(request, entry: entry, context: context)
   case .systemOff:
     vm.lifecycleLock.unlock()
     _ = endRun(vm, .stopping, reason: "poweroff")

@@ -21,36 +21,19 @@ struct HeapPages: PageAllocator {
   }
 }
 
-/// A VM's console output on the host console: raw when Keel runs one VM (so an interactive
-/// shell echoes at once), as whole lines prefixed with `[name] ` when several share it.
+/// A VM's console output on the host console (`GuestConsoleLines`).
 final class GuestConsole {
   let vmID: Int
   let name: String
-  var line: [UInt8] = []
+  var lines = GuestConsoleLines()
   init(vmID: Int, name: String) { self.vmID = vmID; self.name = name }
 
   func write(_ byte: UInt8) {
-    // One VM, or the VM a person switched the console to: raw, so a shell's prompt shows.
-    guard Host.vms.count > 1 && !(Host.focusIsExplicit && Host.focus == vmID) else {
-      flush()
-      Console.guestByte(byte)
-      return
-    }
-    if byte == 13 { return }
-    line.append(byte)
-    if byte == 10 || line.count >= 160 {
-      if byte != 10 { line.append(10) }
-      Console.guestLine(name, line)
-      line.removeAll(keepingCapacity: true)
-    }
+    let raw = Host.vms.count <= 1 || (Host.focusIsExplicit && Host.focus == vmID)
+    if lines.write(byte, raw: raw, emit: { Console.guestLine(name, $0) }) { Console.guestByte(byte) }
   }
 
-  /// A partial line is written out with a line end (before a report about the VM).
-  func flush(ending: Bool = false) {
-    guard !line.isEmpty else { return }
-    Console.guestLine(name, ending ? line + [10] : line)
-    line.removeAll()
-  }
+  func flush(ending: Bool = false) { lines.flush(ending: ending) { Console.guestLine(name, $0) } }
 }
 
 /// The UART model's byte sink.

@@ -74,6 +74,8 @@ public struct Scheduler: Sendable {
   var cpuIdle: [Bool]
   var cpuKickPending: [Bool]
   var cpuMigrationClaimed: [Bool]
+  /// Whether the CPU's scheduling timer covers its running vCPU's slice end (`timerDeadline`).
+  var cpuSliceArmed: [Bool]
 
   var globalVirtualTime: UInt64 = 0
   var limitPeriodIndex: UInt64 = 0
@@ -117,6 +119,7 @@ public struct Scheduler: Sendable {
     cpuIdle = [Bool](repeating: true, count: cpus)
     cpuKickPending = [Bool](repeating: false, count: cpus)
     cpuMigrationClaimed = [Bool](repeating: false, count: cpus)
+    cpuSliceArmed = [Bool](repeating: true, count: cpus)
   }
 
   // MARK: Identities and statistics

@@ -155,3 +155,12 @@ import KeelLoader
     #expect(VMPlan.scaledCounterFrequency(def, hostCounterHz: 62_500_000) == nil)
   }
 }
+
+@Suite struct StopReportTests {
+  @Test func reasonExitsAndCPUTime() {
+    var exits = ExitCounters()
+    exits.hvc = 2
+    let lines = StatusText.stopReport("web", reason: "poweroff", exits: exits, cpuTicks: 125_000, hz: 62_500_000)
+    #expect(lines == ["web: stopped: poweroff", "web: exits " + exits.summary, "web: cpu 2 ms (ticks 125000)"])
+  }
+}

@@ -63,6 +63,11 @@ public enum StatusText {
     return lines
   }
 
+  /// What the console reports of a VM that stopped: why, its exits, and the CPU time it was charged.
+  public static func stopReport(_ name: String, reason: String, exits: ExitCounters, cpuTicks: UInt64, hz: UInt64) -> [String] {
+    ["\(name): stopped: \(reason)", "\(name): exits \(exits.summary)", "\(name): cpu \(cpuTicks / (hz / 1000)) ms (ticks \(cpuTicks))"]
+  }
+
   /// A vCPU's scheduling state in words (diagnosis).
   public static func describe(_ state: VCPUState) -> String {
     switch state {

@@ -16,8 +16,8 @@ public struct VMLifecycle: Sendable {
   /// The stop or reboot under way was carried out.
   public private(set) var finished = false
   /// Paused from the console: vCPUs wait in Keel, guest time stands still.
-  public var paused = false
-  public var pausedAtCount: UInt64 = 0
+  public private(set) var paused = false
+  public private(set) var pausedAtCount: UInt64 = 0
   /// Who asked for the reboot under way, or why the VM stops (reported when it happens).
   public private(set) var rebootReason = "reset by the guest"
   public private(set) var stopReason = ""
@@ -67,6 +67,23 @@ public struct VMLifecycle: Sendable {
     finished = false
     overdueReported = false
     paused = false
+  }
+
+  /// Pauses the run at host count `now`. False if it was paused already (the first pause's
+  /// time stands: guest time stopped then).
+  public mutating func pause(at now: UInt64) -> Bool {
+    guard !paused else { return false }
+    paused = true
+    pausedAtCount = now
+    return true
+  }
+
+  /// Resumes the run at `now`. Returns how many host ticks it stood still, by which guest time
+  /// must be held back; nil if it was not paused.
+  public mutating func resume(at now: UInt64) -> UInt64? {
+    guard paused else { return nil }
+    paused = false
+    return now &- pausedAtCount
   }
 
   /// A stop or reboot takes milliseconds; one still unfinished after `limit` ticks is a bug in
