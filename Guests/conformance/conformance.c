@@ -14,6 +14,7 @@
 
 #define VTIMER_INTID    27
 #define PTIMER_INTID    30
+#define PMU_INTID       23
 
 #define SYSREG_READ(name) ({ uint64_t v_; __asm__ volatile("mrs %0, " #name : "=r"(v_)); v_; })
 #define SYSREG_WRITE(name, v) __asm__ volatile("msr " #name ", %0\n\tisb" :: "r"((uint64_t)(v)) : "memory")
@@ -309,6 +310,43 @@ static uint64_t psci(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3) {
 
 static void system_off(void) { psci(0x84000008, 0, 0, 0); }
 
+/// The PMU: the counters a guest may use, the cycle and event counters count, and a cycle
+/// counter overflow raises PPI 23 (QEMU virt's PMU interrupt).
+static void probe_pmu(void) {
+  uint64_t pmcr = SYSREG_READ(pmcr_el0);
+  line("pmu", "event counters "); putdec(pmcr >> 11 & 0x1F);
+  SYSREG_WRITE(pmselr_el0, 0);
+  SYSREG_WRITE(pmxevtyper_el0, 0x08);                 // INST_RETIRED
+  SYSREG_WRITE(pmxevcntr_el0, 0);
+  SYSREG_WRITE(pmccntr_el0, 0);
+  SYSREG_WRITE(pmcntenset_el0, 1ull << 31 | 1);
+  SYSREG_WRITE(pmcr_el0, (pmcr & ~0xFFull) | 1);      // E
+  for (volatile int i = 0; i < 1000; i++) {}
+  SYSREG_WRITE(pmcr_el0, pmcr & ~1ull);
+  uint64_t cycles = SYSREG_READ(pmccntr_el0), insns = SYSREG_READ(pmxevcntr_el0);
+  puts_raw(cycles > 1000 ? ", cycles count" : ", cycles do not count");
+  puts_raw(insns > 1000 ? ", instructions count" : ", instructions do not count");
+  end();
+  // Overflow of the 32-bit cycle counter (PMCR.LC = 0) 256 cycles from now.
+  enable_private(PMU_INTID);
+  SYSREG_WRITE(pmccntr_el0, 0xFFFFFF00ull);
+  SYSREG_WRITE(pmintenset_el1, 1ull << 31);
+  SYSREG_WRITE(pmcr_el0, (pmcr & ~0xFFull) | 1);
+  int fired = wait_irq();
+  SYSREG_WRITE(pmcr_el0, pmcr & ~1ull);
+  line("pmu", fired ? "overflow interrupt " : "no overflow interrupt");
+  if (fired) {
+    uint32_t iar = acknowledge();
+    print_intid(iar);
+    puts_raw((SYSREG_READ(pmovsset_el0) >> 31) & 1 ? ", overflow flag set" : ", overflow flag clear");
+    SYSREG_WRITE(pmovsclr_el0, 1ull << 31);
+    end_of_interrupt(iar);
+  }
+  end();
+  SYSREG_WRITE(pmintenclr_el1, ~0ull);
+  SYSREG_WRITE(pmcntenclr_el0, ~0ull);
+}
+
 /// The physical counter ticks at the frequency CNTFRQ_EL0 states, measured against the RTC.
 static void probe_counter_rate(void) {
   uint32_t s = mmio_read32(RTC);
@@ -333,6 +371,7 @@ static volatile int secondary_done;
 void conformance_secondary_main(void) {
   gic_init();
   puts_raw("conformance: cpu1: up\n");
+  probe_pmu();
   probe_physical_timer();
   probe_vtimer_retract("disable", 0);
   probe_clear_active();
@@ -344,6 +383,13 @@ void conformance_secondary_main(void) {
 static void probe_second_cpu(void) {
   SYSREG_WRITE(cntp_cval_el0, FAR_DEADLINE);
   SYSREG_WRITE(cntp_ctl_el0, 1);
+  // vCPU 0's PMU keeps counting CPU cycles on event counter 1 while vCPU 1 uses its own.
+  uint64_t pmcr = SYSREG_READ(pmcr_el0);
+  SYSREG_WRITE(pmselr_el0, 1);
+  SYSREG_WRITE(pmxevtyper_el0, 0x11);                 // CPU_CYCLES
+  SYSREG_WRITE(pmxevcntr_el0, 0);
+  SYSREG_WRITE(pmcntenset_el0, 2);
+  SYSREG_WRITE(pmcr_el0, (pmcr & ~0xFFull) | 1);
   uint64_t r = psci(0xC4000003, 1, (uint64_t)conformance_secondary, 0);
   if (r != 0) { line("cpu1", "absent"); end(); SYSREG_WRITE(cntp_ctl_el0, 0); return; }
   uint64_t hz = SYSREG_READ(cntfrq_el0), start = read_cntvct();
@@ -352,6 +398,12 @@ static void probe_second_cpu(void) {
   line("cpu0", "ptimer kept: cval "); hex(SYSREG_READ(cntp_cval_el0));
   puts_raw(", ctl "); hex(SYSREG_READ(cntp_ctl_el0) & 7); end();
   SYSREG_WRITE(cntp_ctl_el0, 0);
+  SYSREG_WRITE(pmselr_el0, 1);
+  uint64_t type = SYSREG_READ(pmxevtyper_el0) & 0xFFFF, count = SYSREG_READ(pmxevcntr_el0);
+  line("cpu0", "pmu kept: event "); hex(type); puts_raw(count > 1000 ? ", counting" : ", not counting");
+  puts_raw((SYSREG_READ(pmcntenset_el0) & 2) ? ", enabled" : ", disabled"); end();
+  SYSREG_WRITE(pmcr_el0, pmcr & ~1ull);
+  SYSREG_WRITE(pmcntenclr_el0, ~0ull);
 }
 
 void conformance_main(uint64_t dtb) {
@@ -367,6 +419,7 @@ void conformance_main(uint64_t dtb) {
   probe_dc_zva();
   probe_rtc();
   probe_counter_rate();
+  probe_pmu();
   probe_second_cpu();
   puts_raw("conformance: done\n");
   system_off();

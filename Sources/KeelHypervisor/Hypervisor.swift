@@ -24,6 +24,13 @@ enum Host {
   nonisolated(unsafe) static var wallClock = WallClock()
   nonisolated(unsafe) static var virtualTimerINTID: UInt32 = 27
   nonisolated(unsafe) static var physicalTimerINTID: UInt32 = 30
+  /// The PMU overflow interrupt, PPI 7 as on QEMU `virt`; nil when the CPUs have no PMUv3.
+  nonisolated(unsafe) static var pmuINTID: UInt32? = nil
+  /// The private interrupts a guest owns while its vCPU runs, injected hardware-linked: its
+  /// timers and its PMU.
+  nonisolated(unsafe) static var linkedPPIs: [UInt32] = []
+  /// The PMU event counters a guest gets: MDCR_EL2.HPMN as reset (all of them).
+  static var guestEventCounters: Int { Host.pmuINTID == nil ? 0 : Int(mdcrBase & 0x1F) }
   /// CNTHP, Keel's scheduling timer.
   nonisolated(unsafe) static var hypervisorTimerINTID: UInt32 = 26
   nonisolated(unsafe) static var vtcr: UInt64 = 0
@@ -87,6 +94,9 @@ struct KeelHypervisor {
       Host.physicalTimerINTID = timer.nonSecurePhysical
       Host.hypervisorTimerINTID = timer.hypervisorPhysical
     }
+    let pmuVersion = keel_read_id_aa64dfr0_el1() >> 8 & 0xF
+    if pmuVersion != 0 && pmuVersion != 0xF { Host.pmuINTID = 23 }
+    Host.linkedPPIs = [Host.virtualTimerINTID, Host.physicalTimerINTID] + (Host.pmuINTID.map { [$0] } ?? [])
     if let rtc = machine.rtc { Host.wallClock = WallClock(rtc: rtc.base) }
     let stage2 = Stage2Control(parange: UInt8(keel_read_id_aa64mmfr0_el1() & 0xF))
     Host.ipaBits = stage2.ipaBits
@@ -139,7 +149,7 @@ func keelSecondaryMain(_ slot: UInt64) {
 
 func startCPU(_ cpu: PerCPU) {
   cpu.install()
-  Host.gic.initCPU(slot: cpu.slot, timers: [Host.virtualTimerINTID, Host.physicalTimerINTID, Host.hypervisorTimerINTID])
+  Host.gic.initCPU(slot: cpu.slot, timers: Host.linkedPPIs + [Host.hypervisorTimerINTID])
   keel_write_cnthp_ctl_el2(0)
   cpu.cpuInterfaceMask = Host.gic.cpuInterfaceMask()
   keel_write_cptr_el2(0x33FF)
@@ -163,7 +173,7 @@ func createVM(_ def: VMDefinition, id: Int, ram: inout GuestRAMAllocator, _ mach
   func fail(_ why: VMStartError) -> VM? { Console.log("\(name): not started: \(why.description)"); return nil }
   let (plan, image): (VMPlan, BootImage)
   do throws(VMStartError) {
-    (plan, image) = try VMPlan.prepare(def, modules: machine.modules, gicVersion: Host.gic.version, hostCounterHz: Host.counterHz) { module in
+    (plan, image) = try VMPlan.prepare(def, modules: machine.modules, gicVersion: Host.gic.version, hostCounterHz: Host.counterHz, pmu: Host.pmuINTID != nil) { module in
       UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(module.region.base)), count: Int(module.region.size))
     }
   } catch {
@@ -224,7 +234,7 @@ func drainHostInterrupts(_ cpu: PerCPU) {
       continue
     }
     switch handler {
-    case .guestTimer:
+    case .guestLinked:
       // Leave it active: the guest's EOI of the hardware-linked virtual interrupt deactivates it.
       gic.endOfInterrupt(iar)
       if let v = cpu.vcpu, v.vm.state == .running {
@@ -233,9 +243,11 @@ func drainHostInterrupts(_ cpu: PerCPU) {
         v.vm.devicesLock.unlock()
       } else {
         // Nobody will take it (no vCPU here, or one whose VM is stopping or rebooting): silence
-        // the timer itself first. Its level would otherwise make the interrupt pending again
-        // the moment it is deactivated, and this loop would take it for ever.
-        if intid == Host.virtualTimerINTID { keel_write_cntv_ctl_el0(0) } else { keel_write_cntp_ctl_el0(0) }
+        // its source first. Its level would otherwise make the interrupt pending again the
+        // moment it is deactivated, and this loop would take it for ever.
+        if intid == Host.virtualTimerINTID { keel_write_cntv_ctl_el0(0) }
+        else if intid == Host.physicalTimerINTID { keel_write_cntp_ctl_el0(0) }
+        else { keel_write_pmintenclr_el1(~0) }
         keel_isb()
         gic.deactivate(iar)
       }
@@ -260,8 +272,8 @@ func drainHostInterrupts(_ cpu: PerCPU) {
 
 /// What handles a host interrupt (`Host.interrupts`).
 enum HostInterrupt: Equatable {
-  /// The guest's virtual or (trapped-time) physical timer: injected hardware-linked.
-  case guestTimer
+  /// One of `Host.linkedPPIs` (a guest timer, the PMU): injected hardware-linked.
+  case guestLinked
   /// CNTHP, Keel's scheduling timer.
   case schedulerTimer
   case consoleUART
@@ -275,8 +287,9 @@ enum HostInterrupt: Equatable {
 func registerHostInterrupts() {
   var table = HostInterruptTable<HostInterrupt>()
   do throws(HostInterruptTable<HostInterrupt>.RegistrationError) {
-    try table.register(Host.virtualTimerINTID, .guestTimer)
-    try table.register(Host.physicalTimerINTID, .guestTimer)
+    try table.register(Host.virtualTimerINTID, .guestLinked)
+    try table.register(Host.physicalTimerINTID, .guestLinked)
+    if let pmu = Host.pmuINTID { try table.register(pmu, .guestLinked) }
     try table.register(Host.hypervisorTimerINTID, .schedulerTimer)
     try table.register(Host.gic.maintenanceINTID, .maintenance)
     try table.register(HostINTID.kick, .kick)

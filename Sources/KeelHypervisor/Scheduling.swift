@@ -291,6 +291,7 @@ func restore(_ v: VCPU, on cpu: PerCPU) {
   } else {
     reloadGuestTimer(v)
   }
+  v.pmu.load()
   Host.gic.activatePrivate(v.timerActive, slot: cpu.slot)
   Host.gic.restoreVirtualInterface(v.gicState)
   // With HCR_EL2.FB the guest's own TLB maintenance is broadcast, but entries another vCPU of
@@ -310,7 +311,8 @@ func save(_ v: VCPU, from cpu: PerCPU) {
     v.el1.cntpCval = keel_read_cntp_cval_el0()
   }
   silenceGuestTimers()
-  v.timerActive = Host.gic.takeActivePrivate([Host.virtualTimerINTID, Host.physicalTimerINTID], slot: cpu.slot)
+  v.pmu.save()
+  v.timerActive = Host.gic.takeActivePrivate(Host.linkedPPIs, slot: cpu.slot)
   Host.gic.saveVirtualInterface(&v.gicState, inUse: v.listRegistersInUse)
   unload(v, from: cpu)
 }
@@ -318,7 +320,8 @@ func save(_ v: VCPU, from cpu: PerCPU) {
 /// Takes `v` off this CPU without keeping anything: it will start afresh, if ever.
 func drop(_ v: VCPU, from cpu: PerCPU) {
   silenceGuestTimers()
-  Host.gic.deactivatePrivate([Host.virtualTimerINTID, Host.physicalTimerINTID], slot: cpu.slot)
+  if v.pmu.touched { PMUState.quiesce(eventCounters: v.pmu.eventCounters) }
+  Host.gic.deactivatePrivate(Host.linkedPPIs, slot: cpu.slot)
   var scratch = VirtualInterfaceState()
   Host.gic.saveVirtualInterface(&scratch, inUse: 0)
   unload(v, from: cpu)

@@ -76,6 +76,7 @@ final class VCPU {
   /// hardware-linked timer interrupts were active.
   var gicState = VirtualInterfaceState()
   var timerActive: UInt32 = 0
+  var pmu = PMUState(eventCounters: Host.guestEventCounters)
 
   init(index: Int, vm: VM) {
     self.index = index
@@ -116,6 +117,7 @@ final class VCPU {
     mdscrShadow = 0
     debugShadow = [:]
     physicalTimer = GuestTimer()
+    pmu = PMUState(eventCounters: Host.guestEventCounters)
   }
 
   /// vCPU 0 at (re)boot: starts at the image's entry with x0 = the DTB.

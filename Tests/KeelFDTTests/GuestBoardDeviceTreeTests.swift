@@ -153,6 +153,23 @@ import KeelArch
     #expect(tree.node(atPath: "/pl011@9000000") != nil)
   }
 
+  /// The RTC and the PMU, as QEMU virt describes them (rtc-pl031 and the armv8 PMU driver bind to these).
+  @Test(arguments: [GICVersion.v3, .v2]) func rtcAndPMUNodesAsOnQEMUVirt(version: GICVersion) throws {
+    var board = GuestBoard(cpuCount: 2, memory: Self.ram, gicVersion: version)
+    board.pmuPPI = 7
+    let tree = try FDT(parsing: board.deviceTree())
+    let rtc = try #require(tree.nodes(compatibleWith: "arm,pl031").first?.node)
+    #expect(rtc.property("compatible")?.strings == ["arm,pl031", "arm,primecell"])
+    #expect(rtc.property("interrupts")?.cells == [0, 2, 4])
+    #expect(rtc.property("clock-names")?.string == "apb_pclk")
+    let pmu = try #require(tree.nodes(compatibleWith: "arm,armv8-pmuv3").first?.node)
+    #expect(pmu.property("interrupts")?.cells == [1, 7, version == .v2 ? 0x304 : 4])
+    board.pmuPPI = nil
+    board.rtc = nil
+    let bare = try FDT(parsing: board.deviceTree())
+    #expect(bare.nodes(compatibleWith: "arm,armv8-pmuv3").isEmpty && bare.nodes(compatibleWith: "arm,pl031").isEmpty)
+  }
+
   @Test func everyCPUOffersThePSCIStandbyIdleState() throws {
     var platform = GuestBoard(cpuCount: 2, memory: Self.ram)
     var tree = try FDT(parsing: platform.deviceTree())

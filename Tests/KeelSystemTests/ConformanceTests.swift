@@ -22,6 +22,8 @@ extension SystemTests {
         answers["clear-active"] = "acknowledged 27, active 1, after ICACTIVER: active 0, fires again as 27"
         answers["set-active"] = "active 1, held while active, pending 1, after ICACTIVER fires as 27"
         answers["cpu1: clear-active"] = answers["clear-active"]
+        // The same stuck running priority then hides the PMU's overflow interrupt too.
+        answers["pmu #2"] = "overflow interrupt 23, overflow flag set"
       }
       return answers
     }
@@ -64,11 +66,12 @@ extension SystemTests {
       }
       // Each probe ran for real: the timers fired and the RTC ticked on both.
       for line in ["ptimer: fired, ctl 0x5, intid 30", "rtc: periph id 0x141031 cell id 0xb105f00d, date after 2025, ticks",
-                   "counter-rate: physical counter runs at cntfrq"] {
+                   "counter-rate: physical counter runs at cntfrq", "pmu: overflow interrupt 23, overflow flag set"] {
         #expect(keel.stdout.contains("conformance: " + line), "\(keel.output)")
       }
       if configuration.cpus == 2 {
         #expect(keel.stdout.contains("conformance: cpu0: ptimer kept: cval 0x111100000000, ctl 0x1"), "\(keel.output)")
+        #expect(keel.stdout.contains("conformance: cpu0: pmu kept: event 0x11, counting, enabled"), "\(keel.output)")
       }
     }
 

@@ -60,4 +60,7 @@ func expectSmokeSucceeded(_ run: KeelHarness.Run, cpus: Int, sourceLocation: Sou
   let rtc = try #require(report.rtc, "no rtc line\n\(run.output)", sourceLocation: sourceLocation)
   #expect(rtc.name.hasPrefix("rtc-pl031"), "\(rtc)", sourceLocation: sourceLocation)
   #expect(rtc.year >= 2025, "\(rtc)", sourceLocation: sourceLocation)
+  // perf works in the guest: its CPU PMU is there, as on bare QEMU.
+  let perf = run.stdout.split(whereSeparator: \.isNewline).first { $0.hasPrefix("keel-guest: perf sources: ") } ?? ""
+  #expect(perf.contains("armv8_pmuv3"), "\(perf)\n\(run.output)", sourceLocation: sourceLocation)
 }

@@ -82,12 +82,13 @@ import KeelLoader
     def.loadAddress = VMPlan.ramBase   // a raw binary needs one
     let kernel = [UInt8](repeating: 0x1F, count: 4096)   // a raw binary
     let plan = try kernel.withUnsafeBytes { bytes in
-      try VMPlan(def, kernel: bytes, bootargs: nil, initrdSize: 0x1000, gicVersion: .v2, hostCounterHz: 62_500_000)
+      try VMPlan(def, kernel: bytes, bootargs: nil, initrdSize: 0x1000, gicVersion: .v2, hostCounterHz: 62_500_000, pmu: true)
     }
     #expect(plan.board.memory.base == VMPlan.ramBase && plan.board.memory.size == 64 << 20)
     #expect(plan.board.cpuAffinities.count == 2 && plan.board.gicVersion == .v2)
     #expect(plan.board.bootargs == "", "a bare-metal program gets no command line it was not given")
     #expect(plan.board.timerPPIs.clockFrequency == nil)
+    #expect(plan.board.pmuPPI == 7)
     #expect(plan.board.timerPPIs.physicalOnly)
     #expect(plan.board.hypervisorCompatible == "vmware")
     let initrd = try #require(plan.board.initrd)
@@ -99,7 +100,7 @@ import KeelLoader
     def.memoryMiB = 1
     let kernel = [UInt8](repeating: 0, count: 2 << 20)
     #expect(throws: GuestImageError.self) {
-      try kernel.withUnsafeBytes { bytes in _ = try VMPlan(def, kernel: bytes, bootargs: Array("x".utf8), initrdSize: nil, gicVersion: .v3, hostCounterHz: 62_500_000) }
+      try kernel.withUnsafeBytes { bytes in _ = try VMPlan(def, kernel: bytes, bootargs: Array("x".utf8), initrdSize: nil, gicVersion: .v3, hostCounterHz: 62_500_000, pmu: true) }
     }
   }
 
@@ -114,7 +115,7 @@ import KeelLoader
   func plan(_ def: VMDefinition, _ kernel: [UInt8]) throws(GuestImageError) -> VMPlan {
     let result = kernel.withUnsafeBytes { bytes -> Result<VMPlan, GuestImageError> in
       do throws(GuestImageError) {
-        return .success(try VMPlan(def, kernel: bytes, bootargs: nil, initrdSize: nil, gicVersion: .v3, hostCounterHz: 62_500_000))
+        return .success(try VMPlan(def, kernel: bytes, bootargs: nil, initrdSize: nil, gicVersion: .v3, hostCounterHz: 62_500_000, pmu: true))
       } catch { return .failure(error) }
     }
     return try result.get()

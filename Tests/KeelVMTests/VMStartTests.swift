@@ -65,7 +65,7 @@ import KeelVM
 
   func prepare(_ def: VMDefinition, modules: [GuestModule]) throws -> (plan: VMPlan, image: BootImage) {
     try Self.kernelBytes.withUnsafeBytes { bytes in
-      try VMPlan.prepare(def, modules: modules, gicVersion: .v3, hostCounterHz: 62_500_000) { module in
+      try VMPlan.prepare(def, modules: modules, gicVersion: .v3, hostCounterHz: 62_500_000, pmu: true) { module in
         #expect(module == Self.kernel)
         return bytes
       }

@@ -36,6 +36,7 @@ extension GuestBoard {
     w.endNode()
     writeGIC(&w)
     writeTimer(&w)
+    if let pmuPPI { writePMU(&w, pmuPPI) }
     w.beginNode("psci")
     w.property("compatible", strings: psciCompatible)
     w.property("method", string: psciMethod == .hvc ? "hvc" : "smc")
@@ -119,13 +120,14 @@ extension GuestBoard {
     w.endNode()
   }
 
+  /// Level-high; the GICv2 binding adds a CPU target mask in bits 15:8 for PPIs (8 CPUs at most).
+  private var privateInterruptFlags: UInt32 {
+    guard gicVersion == .v2 else { return Self.levelHigh }
+    return Self.levelHigh | ((UInt32(1) << UInt32(min(cpuAffinities.count, 8))) - 1) << 8
+  }
+
   private func writeTimer(_ w: inout FDTWriter) {
-    // The GICv2 binding carries a CPU target mask in flags bits 15:8 for PPIs; v2 has 8 CPUs at most.
-    var flags = Self.levelHigh
-    if gicVersion == .v2 {
-      let targets = min(cpuAffinities.count, 8)
-      flags |= ((UInt32(1) << UInt32(targets)) - 1) << 8
-    }
+    let flags = privateInterruptFlags
     let ppis = timerPPIs.physicalOnly
       ? [timerPPIs.securePhysical, timerPPIs.nonSecurePhysical]
       : [timerPPIs.securePhysical, timerPPIs.nonSecurePhysical, timerPPIs.virtual, timerPPIs.hypervisorPhysical]
@@ -134,6 +136,13 @@ extension GuestBoard {
     w.property("interrupts", cells: ppis.flatMap { [1, $0, flags] })
     if let hz = timerPPIs.clockFrequency { w.property("clock-frequency", u32: hz) }
     w.property("always-on")
+    w.endNode()
+  }
+
+  private func writePMU(_ w: inout FDTWriter, _ ppi: UInt32) {
+    w.beginNode("pmu")
+    w.property("compatible", string: "arm,armv8-pmuv3")
+    w.property("interrupts", cells: [1, ppi, privateInterruptFlags])
     w.endNode()
   }
 

@@ -66,6 +66,9 @@ public struct GuestBoard: Equatable, Sendable {
   public var powerButtonLine: UInt32
   /// The PL031 real-time clock, where QEMU `virt` has it: without one a guest starts in 1970.
   public var rtc: PrimeCellSlot?
+  /// The PMUv3 overflow interrupt's PPI (INTID - 16), 7 on QEMU `virt`; nil: no PMU node
+  /// (the host's CPUs have no PMU to give).
+  public var pmuPPI: UInt32?
   /// A PSCI CPU_SUSPEND state offered to the guest's cpuidle (`/cpus/idle-states`), so an idle
   /// guest tells the hypervisor how long it expects to sleep: Linux's cpuidle-psci enters it for
   /// idle periods longer than its minimum residency, and plain WFI for shorter ones.
@@ -106,6 +109,7 @@ public struct GuestBoard: Equatable, Sendable {
     gpioSPI = 7
     powerButtonLine = 3
     rtc = PrimeCellSlot(base: 0x0901_0000, size: 0x1000, spi: 2)
+    pmuPPI = nil
     idleState = IdleState()
     bootargs = ""
     initrd = nil

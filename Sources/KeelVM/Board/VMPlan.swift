@@ -14,9 +14,10 @@ public struct VMPlan {
   public var board: GuestBoard
 
   /// - Parameters: `kernel` is the kernel module's bytes, `bootargs` its command line (from the
-  ///   loader), `initrdSize` the initrd's size if there is one, `hostCounterHz` the host's CNTFRQ.
+  ///   loader), `initrdSize` the initrd's size if there is one, `hostCounterHz` the host's CNTFRQ,
+  ///   `pmu` whether the host's CPUs have a PMU to give the guest.
   public init(_ def: VMDefinition, kernel: UnsafeRawBufferPointer, bootargs: [UInt8]?, initrdSize: UInt64?,
-              gicVersion: GICVersion, hostCounterHz: UInt64) throws(GuestImageError) {
+              gicVersion: GICVersion, hostCounterHz: UInt64, pmu: Bool) throws(GuestImageError) {
     let ramSize = def.memoryMiB << 20
     image = try GuestImage.plan(kernel, ramBase: Self.ramBase, ramSize: ramSize, loadAddress: def.loadAddress)
     let scaledHz = Self.scaledCounterFrequency(def, hostCounterHz: hostCounterHz)
@@ -24,6 +25,7 @@ public struct VMPlan {
     board = GuestBoard(cpuCount: def.cpus, memory: MemoryRegion(base: Self.ramBase, size: ramSize), gicVersion: gicVersion)
     // A loader that gives no command line: Linux still gets its console, a bare-metal
     // program (whose argv this is) gets none.
+    if pmu { board.pmuPPI = 7 }
     board.bootargs = bootargs.map { String(decoding: $0, as: UTF8.self) } ?? (image.format == .linuxImage ? "console=ttyAMA0" : "")
     if let node = def.hypervisorNode { board.hypervisorCompatible = String(decoding: node, as: UTF8.self) }
     if def.timeMode == .trapped {

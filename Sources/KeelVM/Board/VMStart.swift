@@ -112,7 +112,7 @@ extension VMPlan {
 
   /// Finds the definition's kernel and initrd among the boot `modules` and plans the VM;
   /// `bytes` gives a module's contents.
-  public static func prepare(_ def: VMDefinition, modules: [GuestModule], gicVersion: GICVersion, hostCounterHz: UInt64,
+  public static func prepare(_ def: VMDefinition, modules: [GuestModule], gicVersion: GICVersion, hostCounterHz: UInt64, pmu: Bool,
                           bytes: (GuestModule) -> UnsafeRawBufferPointer) throws(VMStartError) -> (plan: VMPlan, image: BootImage) {
     guard let kernel = module(at: def.kernelModule, in: modules) else { throw .noKernelModule(at: def.kernelModule) }
     let initrd = module(at: def.initrdModule, in: modules)
@@ -120,7 +120,7 @@ extension VMPlan {
     let plan: VMPlan
     do throws(GuestImageError) {
       plan = try VMPlan(def, kernel: bytes(kernel), bootargs: kernel.bootargs, initrdSize: initrd?.region.size, gicVersion: gicVersion,
-                         hostCounterHz: hostCounterHz)
+                         hostCounterHz: hostCounterHz, pmu: pmu)
     } catch {
       throw .imageRejected(error)
     }
