@@ -34,7 +34,30 @@ static void line(const char *probe, const char *what) {
 static void hex(uint64_t v) { puthex_digits(v, 0); }
 static void end(void) { puts_raw("\n"); }
 
+// Self-hosted debug exceptions (probe_debug): each disarms what raised it and returns to the
+// instruction it stopped at, which then runs normally.
+static volatile uint64_t debug_hits, debug_ec, debug_elr, debug_far;
+static volatile int armed_breakpoint = -1;
+static void write_bcr(int n, uint64_t v);
+#define MDSCR_SS  (1ull << 0)
+#define MDSCR_KDE (1ull << 13)
+#define MDSCR_MDE (1ull << 15)
+
 uint64_t conformance_exception(uint64_t kind, uint64_t esr, uint64_t elr) {
+  uint64_t ec = esr >> 26 & 0x3F;
+  if ((kind & 3) == 0 && ec >= 0x30 && ec <= 0x35) {
+    debug_hits++;
+    debug_ec = ec;
+    debug_elr = elr;
+    debug_far = SYSREG_READ(far_el1);
+    if (ec <= 0x31) {
+      if (armed_breakpoint >= 0) write_bcr(armed_breakpoint, 0);
+      else for (int n = 0; n < 6; n++) write_bcr(n, 0);
+    }
+    if (ec >= 0x34) SYSREG_WRITE(dbgwcr0_el1, 0);
+    if (ec == 0x32 || ec == 0x33) SYSREG_WRITE(mdscr_el1, SYSREG_READ(mdscr_el1) & ~MDSCR_SS);
+    return elr;
+  }
   if ((kind & 3) == 0) {
     sync_count++;
     sync_esr = esr;
@@ -347,6 +370,81 @@ static void probe_pmu(void) {
   SYSREG_WRITE(pmcntenclr_el0, ~0ull);
 }
 
+#define BCR_CASE(n) case n: SYSREG_WRITE(dbgbcr##n##_el1, v); break;
+#define BVR_CASE(n) case n: SYSREG_WRITE(dbgbvr##n##_el1, v); break;
+static void write_bcr(int n, uint64_t v) {
+  switch (n) { BCR_CASE(0) BCR_CASE(1) BCR_CASE(2) BCR_CASE(3) BCR_CASE(4) BCR_CASE(5) }
+}
+static void write_bvr(int n, uint64_t v) {
+  switch (n) { BVR_CASE(0) BVR_CASE(1) BVR_CASE(2) BVR_CASE(3) BVR_CASE(4) BVR_CASE(5) }
+}
+
+__attribute__((noinline)) static uint64_t breakpoint_target(uint64_t x) {
+  __asm__ volatile("" : "+r"(x));
+  return x + 1;
+}
+static volatile uint64_t watched[2] __attribute__((aligned(16)));
+
+/// Hardware breakpoints (every one the CPU has, up to 6), a watchpoint and a software step,
+/// taken at EL1 by the guest's own handler (MDSCR_EL1.MDE/KDE, PSTATE.D clear, OS lock open).
+static void probe_debug(void) {
+  uint64_t dfr0 = SYSREG_READ(id_aa64dfr0_el1);
+  int breakpoints = (int)(dfr0 >> 12 & 0xF) + 1;
+  if (breakpoints > 6) breakpoints = 6;
+  uint64_t mdscr = SYSREG_READ(mdscr_el1);
+  SYSREG_WRITE(oslar_el1, 0);
+  SYSREG_WRITE(mdscr_el1, mdscr | MDSCR_MDE | MDSCR_KDE);
+
+  int fired = 0;
+  for (int n = 0; n < breakpoints; n++) {
+    debug_hits = 0;
+    armed_breakpoint = n;
+    write_bvr(n, (uint64_t)breakpoint_target);
+    write_bcr(n, 1 | 0b11 << 1 | 0xF << 5);           // E, EL1 and EL0, all four bytes
+    // The shared vectors return with DAIF masked: unmask debug exceptions before each trigger.
+    __asm__ volatile("msr daifclr, #8" ::: "memory");
+    uint64_t r = breakpoint_target(n);
+    write_bcr(n, 0);
+    if (debug_hits == 1 && debug_ec == 0x31 && debug_elr == (uint64_t)breakpoint_target && r == (uint64_t)n + 1) fired++;
+  }
+  armed_breakpoint = -1;
+  line("debug", "breakpoints fired "); putdec(fired); puts_raw(" of "); putdec(breakpoints); end();
+
+  debug_hits = 0;
+  SYSREG_WRITE(dbgwvr0_el1, (uint64_t)&watched[0]);
+  SYSREG_WRITE(dbgwcr0_el1, 1 | 0b11 << 1 | 0b10 << 3 | 0xFF << 5);  // E, EL1 and EL0, stores, 8 bytes
+  uint64_t before = watched[0];
+  __asm__ volatile("msr daifclr, #8" ::: "memory");
+  watched[0] = before + 7;
+  SYSREG_WRITE(dbgwcr0_el1, 0);
+  line("debug", debug_hits == 1 && debug_ec == 0x35 ? "watchpoint fired" : "watchpoint did not fire");
+  puts_raw(debug_far == (uint64_t)&watched[0] ? ", FAR is the address" : ", FAR differs");
+  puts_raw(watched[0] == before + 7 ? ", store done" : ", store lost"); end();
+
+  // Step one instruction: ERET to it with SPSR.SS set; the step exception comes before the next.
+  debug_hits = 0;
+  SYSREG_WRITE(mdscr_el1, mdscr | MDSCR_MDE | MDSCR_KDE | MDSCR_SS);
+  uint64_t counter = 0, second;
+  __asm__ volatile(
+    "adr x9, 1f\n\t"
+    "msr elr_el1, x9\n\t"
+    "mov x9, #0x1c5\n\t"                // EL1h, A, I, F masked, D clear
+    "orr x9, x9, #(1 << 21)\n\t"        // SS: step the instruction at ELR
+    "msr spsr_el1, x9\n\t"
+    "isb\n\t"
+    "eret\n"
+    "1: add %0, %0, #1\n"
+    "2: add %0, %0, #1\n\t"
+    "adr %1, 2b\n\t"
+    : "+r"(counter), "=r"(second) :: "x9", "memory");
+  line("debug", debug_hits == 1 && debug_ec == 0x33 ? "software step fired" : "software step did not fire");
+  puts_raw(debug_elr == second ? " after one instruction" : " elsewhere");
+  puts_raw(counter == 2 ? ", both instructions ran" : ", instructions lost"); end();
+
+  __asm__ volatile("msr daifset, #8" ::: "memory");
+  SYSREG_WRITE(mdscr_el1, mdscr);
+}
+
 /// The physical counter ticks at the frequency CNTFRQ_EL0 states, measured against the RTC.
 static void probe_counter_rate(void) {
   uint32_t s = mmio_read32(RTC);
@@ -365,6 +463,21 @@ static void probe_counter_rate(void) {
 // future while vCPU 1 runs the timer probes (sharing one host CPU under Keel), then checks it.
 
 extern char conformance_secondary[];
+
+/// vCPU 0's own breakpoint, armed while vCPU 1 runs: vCPU 1 must not hit it, vCPU 0 must.
+__attribute__((noinline)) static void cpu0_breakpoint_target(void) { __asm__ volatile("nop"); }
+
+/// Calls the target with debug exceptions enabled; whether a breakpoint fired.
+static int hits_breakpoint(void) {
+  uint64_t mdscr = SYSREG_READ(mdscr_el1);
+  SYSREG_WRITE(mdscr_el1, mdscr | MDSCR_MDE | MDSCR_KDE);
+  debug_hits = 0;
+  __asm__ volatile("msr daifclr, #8" ::: "memory");
+  cpu0_breakpoint_target();
+  __asm__ volatile("msr daifset, #8" ::: "memory");
+  SYSREG_WRITE(mdscr_el1, mdscr);
+  return debug_hits != 0;
+}
 static volatile int secondary_done;
 #define FAR_DEADLINE 0x0000111100000000ull
 
@@ -372,9 +485,12 @@ void conformance_secondary_main(void) {
   gic_init();
   puts_raw("conformance: cpu1: up\n");
   probe_pmu();
+  probe_debug();
   probe_physical_timer();
   probe_vtimer_retract("disable", 0);
   probe_clear_active();
+  armed_breakpoint = -1;
+  line("debug", hits_breakpoint() ? "vCPU 0's breakpoint fired here" : "vCPU 0's breakpoint not seen here"); end();
   secondary_done = 1;
   __asm__ volatile("dsb sy\n\tsev" ::: "memory");
   for (;;) __asm__ volatile("wfi");
@@ -390,8 +506,10 @@ static void probe_second_cpu(void) {
   SYSREG_WRITE(pmxevcntr_el0, 0);
   SYSREG_WRITE(pmcntenset_el0, 2);
   SYSREG_WRITE(pmcr_el0, (pmcr & ~0xFFull) | 1);
+  write_bvr(5, (uint64_t)cpu0_breakpoint_target);
+  write_bcr(5, 1 | 0b11 << 1 | 0xF << 5);
   uint64_t r = psci(0xC4000003, 1, (uint64_t)conformance_secondary, 0);
-  if (r != 0) { line("cpu1", "absent"); end(); SYSREG_WRITE(cntp_ctl_el0, 0); return; }
+  if (r != 0) { line("cpu1", "absent"); end(); SYSREG_WRITE(cntp_ctl_el0, 0); write_bcr(5, 0); return; }
   uint64_t hz = SYSREG_READ(cntfrq_el0), start = read_cntvct();
   while (!secondary_done && read_cntvct() - start < 20 * hz) __asm__ volatile("wfe");
   line("cpu1", secondary_done ? "done" : "never finished"); end();
@@ -404,6 +522,9 @@ static void probe_second_cpu(void) {
   puts_raw((SYSREG_READ(pmcntenset_el0) & 2) ? ", enabled" : ", disabled"); end();
   SYSREG_WRITE(pmcr_el0, pmcr & ~1ull);
   SYSREG_WRITE(pmcntenclr_el0, ~0ull);
+  armed_breakpoint = 5;
+  line("cpu0", hits_breakpoint() ? "breakpoint kept: fired" : "breakpoint lost"); end();
+  armed_breakpoint = -1;
 }
 
 void conformance_main(uint64_t dtb) {
@@ -420,6 +541,7 @@ void conformance_main(uint64_t dtb) {
   probe_rtc();
   probe_counter_rate();
   probe_pmu();
+  probe_debug();
   probe_second_cpu();
   puts_raw("conformance: done\n");
   system_off();

@@ -30,6 +30,16 @@ func handleDebugRegister(_ v: VCPU, _ iss: SystemRegisterISS) -> TrapOutcome? {
     // What the guest kernel configured: EL0 DCC access traps to EL1 (Linux sends SIGILL).
     return .inject(.systemRegisterTrap(iss: iss.raw))
   }
+  if let (kind, index) = DebugRegisterFile.decode(reg) {
+    if iss.isRead {
+      v.setGPR(iss.register, v.debug.read(kind, index))
+    } else if let value = v.debug.write(kind, index, v.gpr(iss.register)) {
+      // The vCPU is on this CPU: its breakpoint or watchpoint takes effect now.
+      keel_write_debug_register(UInt32(kind.rawValue), UInt32(index), value)
+      keel_isb()
+    }
+    return .advance
+  }
   if reg == DebugRegister.mdscr {
     if iss.isRead {
       v.setGPR(iss.register, v.mdscrShadow)
@@ -38,8 +48,8 @@ func handleDebugRegister(_ v: VCPU, _ iss: SystemRegisterISS) -> TrapOutcome? {
       keel_write_mdscr_el1(v.mdscrShadow & ~DebugRegister.tdcc)
     }
   } else {
-    // Breakpoint/watchpoint and claim registers: kept per vCPU, read back as written, not
-    // armed in hardware (guest hardware debugging is not supported yet). DCC reads as zero.
+    // Claim tags and the other debug registers Keel does not give the guest: kept per vCPU,
+    // read back as written. DCC reads as zero.
     let key = UInt32(reg.op1) << 16 | UInt32(reg.crn) << 8 | UInt32(reg.crm) << 4 | UInt32(reg.op2)
     if iss.isRead {
       v.setGPR(iss.register, DebugRegister.isDCC(reg) ? 0 : (v.debugShadow[key] ?? 0))
@@ -48,5 +58,24 @@ func handleDebugRegister(_ v: VCPU, _ iss: SystemRegisterISS) -> TrapOutcome? {
     }
   }
   return .advance
+}
+
+extension DebugRegisterFile {
+  /// Puts a vCPU's breakpoints and watchpoints into this CPU's registers (it comes on).
+  func load() {
+    guard touched else { return }
+    for kind in Kind.allCases {
+      for n in 0..<count(of: kind) { keel_write_debug_register(UInt32(kind.rawValue), UInt32(n), read(kind, n)) }
+    }
+    keel_isb()
+  }
+
+  /// Disarms them as the vCPU leaves, so they cannot fire in whoever runs next.
+  func unload() {
+    guard touched else { return }
+    for n in 0..<breakpoints { keel_write_debug_register(UInt32(Kind.breakpointControl.rawValue), UInt32(n), 0) }
+    for n in 0..<watchpoints { keel_write_debug_register(UInt32(Kind.watchpointControl.rawValue), UInt32(n), 0) }
+    keel_isb()
+  }
 }
 #endif

@@ -292,6 +292,7 @@ func restore(_ v: VCPU, on cpu: PerCPU) {
     reloadGuestTimer(v)
   }
   v.pmu.load()
+  v.debug.load()
   Host.gic.activatePrivate(v.timerActive, slot: cpu.slot)
   Host.gic.restoreVirtualInterface(v.gicState)
   // With HCR_EL2.FB the guest's own TLB maintenance is broadcast, but entries another vCPU of
@@ -312,6 +313,7 @@ func save(_ v: VCPU, from cpu: PerCPU) {
   }
   silenceGuestTimers()
   v.pmu.save()
+  v.debug.unload()
   v.timerActive = Host.gic.takeActivePrivate(Host.linkedPPIs, slot: cpu.slot)
   Host.gic.saveVirtualInterface(&v.gicState, inUse: v.listRegistersInUse)
   unload(v, from: cpu)
@@ -321,6 +323,7 @@ func save(_ v: VCPU, from cpu: PerCPU) {
 func drop(_ v: VCPU, from cpu: PerCPU) {
   silenceGuestTimers()
   if v.pmu.touched { PMUState.quiesce(eventCounters: v.pmu.eventCounters) }
+  v.debug.unload()
   Host.gic.deactivatePrivate(Host.linkedPPIs, slot: cpu.slot)
   var scratch = VirtualInterfaceState()
   Host.gic.saveVirtualInterface(&scratch, inUse: 0)

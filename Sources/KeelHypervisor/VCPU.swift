@@ -77,6 +77,7 @@ final class VCPU {
   var gicState = VirtualInterfaceState()
   var timerActive: UInt32 = 0
   var pmu = PMUState(eventCounters: Host.guestEventCounters)
+  var debug = DebugRegisterFile(idAA64DFR0: keel_read_id_aa64dfr0_el1())
 
   init(index: Int, vm: VM) {
     self.index = index
@@ -118,6 +119,7 @@ final class VCPU {
     debugShadow = [:]
     physicalTimer = GuestTimer()
     pmu = PMUState(eventCounters: Host.guestEventCounters)
+    debug = DebugRegisterFile(idAA64DFR0: keel_read_id_aa64dfr0_el1())
   }
 
   /// vCPU 0 at (re)boot: starts at the image's entry with x0 = the DTB.

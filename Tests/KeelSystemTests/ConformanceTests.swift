@@ -66,12 +66,16 @@ extension SystemTests {
       }
       // Each probe ran for real: the timers fired and the RTC ticked on both.
       for line in ["ptimer: fired, ctl 0x5, intid 30", "rtc: periph id 0x141031 cell id 0xb105f00d, date after 2025, ticks",
-                   "counter-rate: physical counter runs at cntfrq", "pmu: overflow interrupt 23, overflow flag set"] {
+                   "counter-rate: physical counter runs at cntfrq", "pmu: overflow interrupt 23, overflow flag set",
+                   "debug: breakpoints fired 6 of 6", "debug: watchpoint fired, FAR is the address, store done",
+                   "debug: software step fired after one instruction, both instructions ran"] {
         #expect(keel.stdout.contains("conformance: " + line), "\(keel.output)")
       }
       if configuration.cpus == 2 {
         #expect(keel.stdout.contains("conformance: cpu0: ptimer kept: cval 0x111100000000, ctl 0x1"), "\(keel.output)")
         #expect(keel.stdout.contains("conformance: cpu0: pmu kept: event 0x11, counting, enabled"), "\(keel.output)")
+        #expect(keel.stdout.contains("conformance: cpu0: breakpoint kept: fired"), "\(keel.output)")
+        #expect(keel.stdout.contains("conformance: cpu1: debug: vCPU 0's breakpoint not seen here"), "\(keel.output)")
       }
     }
 

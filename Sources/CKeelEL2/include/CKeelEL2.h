@@ -117,6 +117,23 @@ KEEL_SYSREG(ich_vmcr_el2, S3_4_C12_C11_7)
 KEEL_SYSREG(cnthp_ctl_el2, S3_4_C14_C2_1)
 KEEL_SYSREG(cnthp_cval_el2, S3_4_C14_C2_2)
 
+/// DBGBVR/DBGBCR/DBGWVR/DBGWCR<n>_EL1 by kind (op2: 4, 5, 6, 7) and index, as the guest
+/// wrote them (DebugRegisterFile). Only writes: the vCPU's own copy is what it reads back.
+#define KEEL_DBG_CASE(n) \
+  case n: switch (op2) { \
+    case 4: __asm__ volatile("msr dbgbvr" #n "_el1, %0" :: "r"(v)); break; \
+    case 5: __asm__ volatile("msr dbgbcr" #n "_el1, %0" :: "r"(v)); break; \
+    case 6: __asm__ volatile("msr dbgwvr" #n "_el1, %0" :: "r"(v)); break; \
+    case 7: __asm__ volatile("msr dbgwcr" #n "_el1, %0" :: "r"(v)); break; } break;
+static inline void keel_write_debug_register(unsigned op2, unsigned n, uint64_t v) {
+  switch (n) {
+    KEEL_DBG_CASE(0) KEEL_DBG_CASE(1) KEEL_DBG_CASE(2) KEEL_DBG_CASE(3)
+    KEEL_DBG_CASE(4) KEEL_DBG_CASE(5) KEEL_DBG_CASE(6) KEEL_DBG_CASE(7)
+    KEEL_DBG_CASE(8) KEEL_DBG_CASE(9) KEEL_DBG_CASE(10) KEEL_DBG_CASE(11)
+    KEEL_DBG_CASE(12) KEEL_DBG_CASE(13) KEEL_DBG_CASE(14) KEEL_DBG_CASE(15)
+  }
+}
+
 /// ICH_AP0R<n>_EL2 / ICH_AP1R<n>_EL2: the virtual CPU interface's active priorities, part of
 /// a vCPU's state when it leaves a host CPU.
 static inline uint64_t keel_read_ich_apr(unsigned group, unsigned n) {
