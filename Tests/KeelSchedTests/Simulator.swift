@@ -28,6 +28,8 @@ struct Simulator {
   var wakeLatencies: [UInt64] = []
   var timerInterrupts: [Int]
   var dispatches = 0
+  /// Per vCPU: how often it came onto a CPU that last ran another vCPU.
+  var switchIns: [Int]
   var migrations = 0
 
   init(_ configuration: SchedulerConfiguration, behaviours: [Behaviour]) throws(AdmissionError) {
@@ -39,6 +41,7 @@ struct Simulator {
     since = [UInt64](repeating: 0, count: cpus)
     timerAt = [UInt64](repeating: .max, count: cpus)
     timerInterrupts = [Int](repeating: 0, count: cpus)
+    switchIns = [Int](repeating: 0, count: behaviours.count)
     behaviour = behaviours
     burstLeft = [UInt64](repeating: 0, count: behaviours.count)
     sleepDeadline = [UInt64?](repeating: nil, count: behaviours.count)
@@ -120,7 +123,7 @@ struct Simulator {
       let c = cpu.index
       let dispatch = scheduler.pickNext(cpu: cpu, now: now)
       if let d = dispatch {
-        if current[c] != d.vcpu { dispatches += 1 }
+        if current[c] != d.vcpu { dispatches += 1; switchIns[d.vcpu.index] += 1 }
         if d.migratedFrom != nil { migrations += 1 }
         if let deadline = sleepDeadline[d.vcpu.index] {
           wakeLatencies.append(now - deadline)
