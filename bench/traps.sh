@@ -106,7 +106,18 @@ for which in keel trapped bare; do
 done
 
 # ns per operation of `op` in a log, or "-" when the run skipped or lacks it.
-ns_of() { sed -n "s/^microbench: $2 ns=\([0-9.]*\) .*/\1/p" "$1" | tr -d '\r' | head -n 1; }
+# The guest converts virtual-counter ticks with CNTFRQ_EL0, which a trapped-time VM sets to its
+# scaled physical counter's rate: its figures are rescaled by the two counters' measured ratio.
+ns_of() {
+  local ns scale
+  ns=$(sed -n "s/^microbench: $2 ns=\([0-9.]*\) .*/\1/p" "$1" | tr -d '\r' | head -n 1)
+  scale=$(sed -n 's/.*CNTPCT_EL0 advanced ~\([0-9]*\) per 1000 CNTVCT_EL0 ticks; CNTFRQ_EL0 \([0-9]*\)).*/\1 \2/p' "$1" | tr -d '\r' | head -n 1)
+  if [ -n "$ns" ] && [ -n "$scale" ] && [ "${scale#* }" != 62500000 ]; then
+    awk -v ns="$ns" -v r="${scale% *}" 'BEGIN { printf "%.1f\n", ns * r / 1000 }'
+  else
+    echo "$ns"
+  fi
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b != "") printf "%.1fx", b / a; else print "-" }'; }
 
 echo "Trap microbenchmark, $(sed -n 's/^microbench: starting at EL1, CNTFRQ_EL0 [0-9]* Hz, \([0-9]*\) iterations.*/\1/p' "$work/keel.log" | tr -d '\r' | head -n 1) iterations each, virtual ns (icount shift=0: 1 instruction = 1 ns)"

@@ -44,6 +44,9 @@ enum Host {
   /// The host counter's frequency, read once at boot: CNTFRQ_EL0 itself holds the running
   /// vCPU's frequency (a trapped-time VM is told its own), so Keel never reads it again.
   nonisolated(unsafe) static var counterHz: UInt64 = 0
+  /// CNTFRQ_EL0 is writable only at the highest exception level: here when the CPU has no EL3.
+  /// With EL3 firmware, a scaled guest learns its frequency from the device tree alone.
+  nonisolated(unsafe) static var counterFrequencyWritable = false
   static let startLock = SpinLock()
 }
 
@@ -69,6 +72,7 @@ func keelHypervisorFault(_ kind: UInt64) {
 struct KeelHypervisor {
   static func main() {
     Host.counterHz = keel_read_cntfrq_el0()
+    Host.counterFrequencyWritable = keel_read_id_aa64pfr0_el1() >> 12 & 0xF == 0
     let dtbAddress = keel_boot_dtb_address() != 0 ? keel_boot_dtb_address() : 0x4000_0000
     let machine: MachineDescription
     do throws(FDTError) {

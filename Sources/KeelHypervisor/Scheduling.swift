@@ -275,7 +275,7 @@ func restore(_ v: VCPU, on cpu: PerCPU) {
   keel_write_cntvoff_el2(vm.counterOffset)
   // What the guest reads as its counter's frequency: a scaled trapped-time VM's own (EL2 is
   // the highest exception level here, so CNTFRQ_EL0 is writable and per CPU).
-  keel_write_cntfrq_el0(vm.reportedCounterFrequency)
+  if Host.counterFrequencyWritable { keel_write_cntfrq_el0(vm.reportedCounterFrequency) }
   // Pass-through time: EL1 uses the physical counter and timer directly (EL1PCTEN, EL1PCEN),
   // and the timer is switched with the vCPU. Trapped time: both trap, and Keel runs the
   // guest's clock (Time.swift).

@@ -13,6 +13,9 @@ public enum SynchronousExit: Equatable, Sendable {
   /// Nothing Keel emulates: the guest gets an undefined instruction.
   case unhandled(ExceptionClass)
 
+  // Inlined: it runs on every exit, and a call and an enum with payloads cost the null
+  // hypercall instructions bench/traps.sh counts.
+  @inline(__always)
   public init(_ esr: ExceptionSyndrome) {
     switch esr.exceptionClass {
     case .dataAbortLowerEL: self = .dataAbort
@@ -29,6 +32,7 @@ public enum SynchronousExit: Equatable, Sendable {
 extension ExitCounters {
   /// Counts one exit. A data abort is not counted here but once decoded, by what it hit
   /// (`countDataAbort`).
+  @inline(__always)
   public mutating func count(_ exit: SynchronousExit) {
     switch exit {
     case .dataAbort: break
