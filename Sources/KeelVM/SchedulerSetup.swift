@@ -20,6 +20,6 @@ extension MachineDefinition {
              vcpuCount: def.cpus, allocation: allocation(def.shares, def.cpuMinMHz, def.cpuMaxMHz))
     }
     return SchedulerConfiguration(hostCPUCount: hostCPUs, mhzPerCPU: cpuMHz, ticksPerSecond: ticksPerSecond,
-                                  groups: specs, vms: vmSpecs)
+                                  groups: specs, vms: vmSpecs, tuning: .hypervisor(ticksPerSecond: ticksPerSecond))
   }
 }

@@ -21,17 +21,44 @@ import KeelSched
   }
 
   /// The model behind bench/shares-work.sh: CPU time follows the shares exactly, switch-ins do
-  /// not, so work does not. Longer slices shrink the bias (not adopted: they cost reservations
-  /// their precision, see the issue 9 note).
+  /// not, so work does not; the hypervisor's longer slices shrink the bias.
   @Test func switchInCostBiasesWorkAgainstTheSmallerShare() throws {
     let hz: UInt64 = 62_500_000
     let fine = try workRatio(.defaults(ticksPerSecond: hz))
-    var coarse = SchedulerTuning.defaults(ticksPerSecond: hz)
-    coarse.timeSlice = 20 * hz / 1000
-    let long = try workRatio(coarse)
+    let long = try workRatio(.hypervisor(ticksPerSecond: hz))
     #expect(abs(fine.cpu - 2) < 0.02 && abs(long.cpu - 2) < 0.02, "\(fine) \(long)")
     // 4 ms slices: the smaller VM loses a quarter of each stint (measured in guests: 2.36:1).
     #expect(fine.work > 2.25, "\(fine)")
     #expect(abs(long.work - 2) <= 0.1, "\(long)")
+  }
+}
+
+/// The hypervisor's tuning keeps what the fine-grained one guarantees over whole seconds.
+@Suite struct HypervisorTuningTests {
+  @Test func reservationInsideACappedGroupHolds() throws {
+    let groups = [ResourceGroupSpec(name: "solo", parent: nil, allocation: CPUAllocation(maxMHz: 1000)),
+                  ResourceGroupSpec(name: "busy", parent: nil, allocation: CPUAllocation(maxMHz: 1000))]
+    var config = makeConfiguration(cpus: 2, groups: groups, vms: [
+      vm("capped", group: 0, max: 300), vm("reserved", group: 1, shares: .low, min: 600), vm("o1", group: 1), vm("o2", group: 1),
+    ])
+    config.tuning = .hypervisor(ticksPerSecond: 62_500_000)
+    var sim = try Simulator(config, behaviours: [.cpuBound, .cpuBound, .cpuBound, .cpuBound])
+    let windows = sim.measureVCPUWindows(count: 3, length: 62_500_000)
+    for w in windows {
+      #expect(abs(w[0] - 0.3) < 0.01, "capped \(w)")
+      #expect(w[1] >= 0.58, "reserved \(w)")
+      // A window boundary may cut a 60 ms period: one window can see a little more.
+      #expect(w[1] + w[2] + w[3] <= 1.03, "group cap \(w)")
+    }
+    let total = windows.map { $0[1] + $0[2] + $0[3] }.reduce(0, +) / Double(windows.count)
+    #expect(total <= 1.0 + 0.01, "group cap over 3 s: \(total)")
+  }
+
+  @Test func sharesSplitOneCPU() throws {
+    var config = makeConfiguration(cpus: 1, vms: [vm("a", shares: .custom(2000)), vm("b", shares: .custom(1000))])
+    config.tuning = .hypervisor(ticksPerSecond: 62_500_000)
+    var sim = try Simulator(config, behaviours: [.cpuBound, .cpuBound])
+    let windows = sim.measureVCPUWindows(count: 3, length: 62_500_000)
+    for w in windows { #expect(abs(w[0] / w[1] - 2) < 0.05, "\(w)") }
   }
 }

@@ -92,6 +92,33 @@ extension SystemTests {
       #expect(use["high"]! + use["normal"]! > 0.9, "the CPU was not kept busy: \(use)")
     }
 
+    /// Shares buy work, not only CPU time (bench/shares-work.sh has the figures): two
+    /// fork-and-exec loops (the guest's `forks` mode) complete rounds 2:1 over the same window
+    /// when their shares are 2:1.
+    @Test("shares of 2:1 buy 2:1 of the work", .timeLimit(.minutes(5)))
+    func sharesBuyWork() throws {
+      let run = try KeelHarness.Background(files: [
+        "high.vmx": Self.vmx("high", test: "forks", extra: "sched.cpu.shares = \"2000\""),
+        "normal.vmx": Self.vmx("normal", test: "forks", extra: "sched.cpu.shares = \"1000\""),
+      ], arguments: ["--host-cpus", "1"])
+      defer { run.stop() }
+      _ = try run.waitForLine("[high] keel-guest: forks ", seconds: 180)
+      _ = try run.waitForLine("[normal] keel-guest: forks ", seconds: 180)
+      usleep(3_000_000)
+      func rounds(_ vm: String) -> Int {
+        run.lines("[\(vm)] keel-guest: forks ").last.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+      }
+      let before = (rounds("high"), rounds("normal"))
+      let use = try Self.cpuUse(run, ["high", "normal"], seconds: 30)
+      let after = (rounds("high"), rounds("normal"))
+      let work = Double(after.0 - before.0) / Double(max(after.1 - before.1, 1))
+      let cpu = use["high"]! / max(use["normal"]!, 0.001)
+      print("[SchedulingTests] shares 2000:1000, fork loops on 1 CPU: rounds \(before) -> \(after), work ratio \(work), CPU ratio \(cpu)")
+      #expect(after.1 - before.1 >= 100, "too few rounds to measure: \(before) -> \(after)")
+      #expect(abs(work - 2) <= 0.2, "work ratio \(work), expected 2 ± 10% (CPU ratio \(cpu))")
+      #expect(abs(cpu - 2) <= 0.2, "CPU time ratio \(cpu)")
+    }
+
     @Test("a max caps an uncontended VM, and a min holds under contention", .timeLimit(.minutes(5)))
     func limitAndReservation() throws {
       // Two host CPUs: `capped` (max 300 MHz of 1000) could have one alone, `reserved` (min 600
