@@ -110,24 +110,24 @@ public struct SchedulerTuning: Equatable, Sendable {
                            sleeperCredit: 2 * ms, wakeupGranularity: ms / 2, affinityBonus: 8 * ms)
   }
 
-  /// What the hypervisor runs: 12 ms slices and a 60 ms limit period, the rest as `defaults`.
+  /// What the hypervisor runs: 20 ms slices and a 100 ms limit period, the rest as `defaults`.
   ///
   /// Slices: every time a vCPU comes onto a CPU after another VM's, it pays a fixed cost that
   /// is charged to it (its VM's TLB entries are gone: QEMU flushes them when VTTBR_EL2
   /// changes; ≈1 ms per switch-in measured here). Two VMs sharing a CPU switch in equally often
   /// whatever their shares, so that cost eats more of the smaller VM's time the shorter the
   /// slices: with 4 ms, shares of 2:1 bought work 2.36–2.44:1 (bench/shares-work.sh), with
-  /// 12 ms 2.12–2.16:1. Wake-ups still preempt (`sleeperCredit`, `wakeupGranularity`), so an
+  /// 12 ms 2.12–2.18:1, with 20 ms 2.12:1. Wake-ups still preempt (`sleeperCredit`, `wakeupGranularity`), so an
   /// interactive vCPU does not wait for a slice to end.
   ///
   /// Limit period: with a period of barely more than one slice, a group's budget is spent in
   /// whole slices, and a reservation inside a capped group fell to 0.51 of its 0.6 (system test
-  /// "a min holds under contention"); five slices per period keep it at 0.6.
+  /// "a min holds under contention"); five slices per period keep it at 0.6 (0.603 measured).
   public static func hypervisor(ticksPerSecond: UInt64) -> SchedulerTuning {
     let ms = max(ticksPerSecond / 1_000, 1)
     var tuning = defaults(ticksPerSecond: ticksPerSecond)
-    tuning.timeSlice = 12 * ms
-    tuning.limitPeriod = 60 * ms
+    tuning.timeSlice = 20 * ms
+    tuning.limitPeriod = 100 * ms
     return tuning
   }
 }
