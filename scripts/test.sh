@@ -21,6 +21,7 @@ step "hypervisor image (aarch64-none-none-elf)"
 swift build -c release --triple aarch64-none-none-elf --toolset Support/toolset-el2.json --product KeelHypervisor
 bin=$(swift build -c release --triple aarch64-none-none-elf --toolset Support/toolset-el2.json --show-bin-path)
 test -s "$bin/KeelHypervisor" || { echo "no hypervisor image at $bin/KeelHypervisor" >&2; exit 1; }
+bash scripts/check-el2-image.sh "$bin/KeelHypervisor"
 
 step "test guests"
 bash Guests/build.sh .build/guests

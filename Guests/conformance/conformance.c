@@ -458,6 +458,34 @@ static void probe_counter_rate(void) {
   end();
 }
 
+/// A vCPU's FP/SIMD registers, FPCR and FPSR survive its exits (hypervisor calls, emulated
+/// MMIO, a timer interrupt taken in WFI) untouched.
+void fp_fill(uint64_t seed);
+uint64_t fp_check(uint64_t seed);
+static void enable_fpsimd(void) { SYSREG_WRITE(cpacr_el1, SYSREG_READ(cpacr_el1) | 3ull << 20); }
+static uint64_t fp_seed(void) { return 0x1000 * (cpu_index() + 1) + 0x15; }
+static void probe_fpsimd(void) {
+  enable_fpsimd();
+  fp_fill(fp_seed());
+  for (int i = 0; i < 20; i++) { (void)psci(0x84000000, 0, 0, 0); (void)mmio_read32(RTC); }
+  // Sleep in WFI until the virtual timer (1 ms) wakes the vCPU.
+  enable_private(VTIMER_INTID);
+  uint64_t hz = SYSREG_READ(cntfrq_el0), start = read_cntvct();
+  SYSREG_WRITE(cntv_tval_el0, hz / 1000);
+  SYSREG_WRITE(cntv_ctl_el0, 1);
+  while (!irq_pending_at_cpu() && read_cntvct() - start < hz / 10) __asm__ volatile("wfi");
+  if (irq_pending_at_cpu()) {
+    uint32_t iar = acknowledge();
+    SYSREG_WRITE(cntv_ctl_el0, 0);
+    end_of_interrupt(iar);
+  }
+  SYSREG_WRITE(cntv_ctl_el0, 0);
+  uint64_t lost = fp_check(fp_seed());
+  line("fpsimd", lost ? "registers changed across exits: " : "registers kept across exits");
+  if (lost) putdec(lost);
+  end();
+}
+
 // ---------------------------------------------------------------------------------------
 // Two vCPUs: each has its own timers. vCPU 0 leaves its physical timer armed far in the
 // future while vCPU 1 runs the timer probes (sharing one host CPU under Keel), then checks it.
@@ -484,6 +512,7 @@ static volatile int secondary_done;
 void conformance_secondary_main(void) {
   gic_init();
   puts_raw("conformance: cpu1: up\n");
+  probe_fpsimd();
   probe_pmu();
   probe_debug();
   probe_physical_timer();
@@ -508,11 +537,15 @@ static void probe_second_cpu(void) {
   SYSREG_WRITE(pmcr_el0, (pmcr & ~0xFFull) | 1);
   write_bvr(5, (uint64_t)cpu0_breakpoint_target);
   write_bcr(5, 1 | 0b11 << 1 | 0xF << 5);
+  // vCPU 0's FP/SIMD registers hold their pattern while vCPU 1 fills its own with another.
+  fp_fill(fp_seed());
   uint64_t r = psci(0xC4000003, 1, (uint64_t)conformance_secondary, 0);
   if (r != 0) { line("cpu1", "absent"); end(); SYSREG_WRITE(cntp_ctl_el0, 0); write_bcr(5, 0); return; }
   uint64_t hz = SYSREG_READ(cntfrq_el0), start = read_cntvct();
   while (!secondary_done && read_cntvct() - start < 20 * hz) __asm__ volatile("wfe");
+  uint64_t fp_lost = fp_check(fp_seed());
   line("cpu1", secondary_done ? "done" : "never finished"); end();
+  line("cpu0", fp_lost ? "fpsimd lost while vCPU 1 ran" : "fpsimd kept while vCPU 1 ran"); end();
   line("cpu0", "ptimer kept: cval "); hex(SYSREG_READ(cntp_cval_el0));
   puts_raw(", ctl "); hex(SYSREG_READ(cntp_ctl_el0) & 7); end();
   SYSREG_WRITE(cntp_ctl_el0, 0);
@@ -531,6 +564,9 @@ void conformance_main(uint64_t dtb) {
   puts_raw("conformance: start\n");
   probe_command_line(dtb);
   gic_init();
+  // Before the GIC probes: QEMU's GICv2 keeps a running priority they leave behind, which
+  // would stop the timer interrupt this one sleeps for.
+  probe_fpsimd();
   probe_frequency();
   probe_physical_timer();
   probe_vtimer_retract("disable", 0);

@@ -1,8 +1,12 @@
-// EL2 exception vectors. A trap from a guest saves the vCPU's GPRs and FP/SIMD state into the
+// EL2 exception vectors. A trap from a guest saves the vCPU's general registers into the
 // context TPIDR_EL2 names (struct keel_vcpu_context), calls keel_trap(kind) in Swift, then
 // restores whatever context TPIDR_EL2 names by then (it may be another vCPU) and ERETs.
-// FP/SIMD is saved on every trap because the compiler uses q registers in hypervisor code.
+// FP/SIMD is not touched on a trap: Keel's C and Swift are built with -mgeneral-regs-only, so
+// the guest's q registers stay in the hardware until its vCPU leaves the CPU
+// (keel_fp_save/keel_fp_load, called from Scheduling.swift).
 #if defined(KEEL_EL2) && defined(__aarch64__)
+    .arch_extension fp
+    .arch_extension simd
 
     .text
 // Entry: x0/x1 of the guest are on the stack, x1 = trap kind.
@@ -29,27 +33,6 @@ keel_guest_trap:
     mrs     x2, elr_el2
     mrs     x3, spsr_el2
     stp     x2, x3, [x0, #248]
-    add     x4, x0, #272
-    stp     q0, q1, [x4, #0]
-    stp     q2, q3, [x4, #32]
-    stp     q4, q5, [x4, #64]
-    stp     q6, q7, [x4, #96]
-    stp     q8, q9, [x4, #128]
-    stp     q10, q11, [x4, #160]
-    stp     q12, q13, [x4, #192]
-    stp     q14, q15, [x4, #224]
-    stp     q16, q17, [x4, #256]
-    stp     q18, q19, [x4, #288]
-    stp     q20, q21, [x4, #320]
-    stp     q22, q23, [x4, #352]
-    stp     q24, q25, [x4, #384]
-    stp     q26, q27, [x4, #416]
-    stp     q28, q29, [x4, #448]
-    stp     q30, q31, [x4, #480]
-    mrs     x2, fpsr
-    mrs     x3, fpcr
-    add     x4, x4, #512
-    stp     x2, x3, [x4]
     mov     x0, x1
     bl      keel_trap
     b       keel_return_to_guest
@@ -98,27 +81,6 @@ keel_vectors:
 keel_return_to_guest:
     mrs     x0, tpidr_el2
     ldr     x0, [x0]
-    add     x1, x0, #272
-    ldp     q0, q1, [x1, #0]
-    ldp     q2, q3, [x1, #32]
-    ldp     q4, q5, [x1, #64]
-    ldp     q6, q7, [x1, #96]
-    ldp     q8, q9, [x1, #128]
-    ldp     q10, q11, [x1, #160]
-    ldp     q12, q13, [x1, #192]
-    ldp     q14, q15, [x1, #224]
-    ldp     q16, q17, [x1, #256]
-    ldp     q18, q19, [x1, #288]
-    ldp     q20, q21, [x1, #320]
-    ldp     q22, q23, [x1, #352]
-    ldp     q24, q25, [x1, #384]
-    ldp     q26, q27, [x1, #416]
-    ldp     q28, q29, [x1, #448]
-    ldp     q30, q31, [x1, #480]
-    add     x1, x1, #512
-    ldp     x2, x3, [x1]
-    msr     fpsr, x2
-    msr     fpcr, x3
     ldp     x2, x3, [x0, #248]
     msr     elr_el2, x2
     msr     spsr_el2, x3
@@ -146,6 +108,78 @@ keel_return_to_guest:
     eret
     dsb     nsh
     isb
+
+// FP/SIMD state of a vCPU, x0 = its keel_vcpu_context: saved when it leaves a CPU, loaded when
+// it arrives.
+    .global keel_fp_save
+keel_fp_save:
+    add     x0, x0, #272
+    stp     q0, q1, [x0, #0]
+    stp     q2, q3, [x0, #32]
+    stp     q4, q5, [x0, #64]
+    stp     q6, q7, [x0, #96]
+    stp     q8, q9, [x0, #128]
+    stp     q10, q11, [x0, #160]
+    stp     q12, q13, [x0, #192]
+    stp     q14, q15, [x0, #224]
+    stp     q16, q17, [x0, #256]
+    stp     q18, q19, [x0, #288]
+    stp     q20, q21, [x0, #320]
+    stp     q22, q23, [x0, #352]
+    stp     q24, q25, [x0, #384]
+    stp     q26, q27, [x0, #416]
+    stp     q28, q29, [x0, #448]
+    stp     q30, q31, [x0, #480]
+    mrs     x1, fpsr
+    mrs     x2, fpcr
+    add     x0, x0, #512
+    stp     x1, x2, [x0]
+    ret
+
+    .global keel_fp_load
+keel_fp_load:
+    add     x0, x0, #272
+    ldp     q0, q1, [x0, #0]
+    ldp     q2, q3, [x0, #32]
+    ldp     q4, q5, [x0, #64]
+    ldp     q6, q7, [x0, #96]
+    ldp     q8, q9, [x0, #128]
+    ldp     q10, q11, [x0, #160]
+    ldp     q12, q13, [x0, #192]
+    ldp     q14, q15, [x0, #224]
+    ldp     q16, q17, [x0, #256]
+    ldp     q18, q19, [x0, #288]
+    ldp     q20, q21, [x0, #320]
+    ldp     q22, q23, [x0, #352]
+    ldp     q24, q25, [x0, #384]
+    ldp     q26, q27, [x0, #416]
+    ldp     q28, q29, [x0, #448]
+    ldp     q30, q31, [x0, #480]
+    add     x0, x0, #512
+    ldp     x1, x2, [x0]
+    msr     fpsr, x1
+    msr     fpcr, x2
+    ret
+
+// Swift's prebuilt Unicode tables (libswiftUnicodeDataTables.a, not built by Keel) count bits
+// with v0, and a trap may compare or normalise a guest's string: their entry points are
+// wrapped (--wrap in Support/toolset-el2.json) so the guest's q0 survives.
+.macro PRESERVE_Q0 name
+    .global __wrap_\name
+__wrap_\name:
+    stp     x29, x30, [sp, #-32]!
+    mov     x29, sp
+    str     q0, [sp, #16]
+    bl      __real_\name
+    ldr     q0, [sp, #16]
+    ldp     x29, x30, [sp], #32
+    ret
+.endm
+    PRESERVE_Q0 _swift_stdlib_getComposition
+    PRESERVE_Q0 _swift_stdlib_getDecompositionEntry
+    PRESERVE_Q0 _swift_stdlib_getNormData
+    PRESERVE_Q0 _swift_stdlib_isExtendedPictographic
+    PRESERVE_Q0 _swift_stdlib_isInCB_Consonant
 
     .global keel_enter_guest
 keel_enter_guest:

@@ -52,7 +52,7 @@ func handleDebugRegister(_ v: VCPU, _ iss: SystemRegisterISS) -> TrapOutcome? {
     // read back as written. DCC reads as zero.
     let key = UInt32(reg.op1) << 16 | UInt32(reg.crn) << 8 | UInt32(reg.crm) << 4 | UInt32(reg.op2)
     if iss.isRead {
-      v.setGPR(iss.register, DebugRegister.isDCC(reg) ? 0 : (v.debugShadow[key] ?? 0))
+      v.setGPR(iss.register, DebugRegister.isDCC(reg) ? 0 : v.debugShadow[key])
     } else if !DebugRegister.isDCC(reg) {
       v.debugShadow[key] = v.gpr(iss.register)
     }

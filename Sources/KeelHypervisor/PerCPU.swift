@@ -14,7 +14,9 @@ final class PerCPU {
   let mpidr: UInt64
   let raw: UnsafeMutablePointer<keel_percpu>
   /// The vCPU loaded on this host CPU right now (its registers are what the vectors save).
-  var vcpu: VCPU? = nil
+  private(set) var vcpu: VCPU? = nil
+  /// The same, for the trap path to borrow without touching its reference count.
+  private(set) var loaded: Unmanaged<VCPU>? = nil
   /// Idle context: where the vectors would save state if an exception hit with no vCPU loaded.
   let idleContext: UnsafeMutablePointer<keel_vcpu_context>
   var cpuInterfaceMask: UInt8 = 0
@@ -40,8 +42,19 @@ final class PerCPU {
   func install() { keel_write_tpidr_el2(UInt64(UInt(bitPattern: raw))) }
 
   static func current() -> PerCPU {
-    let raw = UnsafeMutablePointer<keel_percpu>(bitPattern: UInt(keel_read_tpidr_el2()))!
-    return Unmanaged<PerCPU>.fromOpaque(raw.pointee.owner!).takeUnretainedValue()
+    Unmanaged<PerCPU>.fromOpaque(currentRaw().pointee.owner!).takeUnretainedValue()
+  }
+
+  /// The calling CPU's data, borrowed for `body`. Every exit starts here: a reference that is
+  /// borrowed rather than copied costs no atomic reference-count update (docs/design.md).
+  @inline(__always)
+  static func withCurrent<R>(_ body: (PerCPU) -> R) -> R {
+    Unmanaged<PerCPU>.fromOpaque(currentRaw().pointee.owner!)._withUnsafeGuaranteedRef(body)
+  }
+
+  @inline(__always)
+  private static func currentRaw() -> UnsafeMutablePointer<keel_percpu> {
+    UnsafeMutablePointer<keel_percpu>(bitPattern: UInt(keel_read_tpidr_el2()))!
   }
 
   /// Interrupt this CPU (SGI 0): it leaves its guest or its WFI and looks at what changed.
@@ -49,7 +62,14 @@ final class PerCPU {
 
   func load(_ v: VCPU) {
     vcpu = v
+    loaded = Unmanaged.passUnretained(v)
     raw.pointee.context = v.context
+  }
+
+  func unload() {
+    vcpu = nil
+    loaded = nil
+    raw.pointee.context = idleContext
   }
 }
 #endif

@@ -284,6 +284,7 @@ func restore(_ v: VCPU, on cpu: PerCPU) {
   // though Linux sets MDSCR_EL1.TDCC (Debug.swift keeps the guest's MDSCR_EL1 in a shadow).
   keel_write_mdcr_el2(Host.mdcrBase | 1 << 9)
   v.el1.load()
+  keel_fp_load(v.context)
   keel_write_mdscr_el1(v.mdscrShadow & ~DebugRegister.tdcc)
   if vm.clock == nil {
     keel_write_cntp_cval_el0(v.el1.cntpCval)
@@ -307,6 +308,7 @@ func restore(_ v: VCPU, on cpu: PerCPU) {
 /// Moves `v`'s hardware state from this CPU into the VCPU object.
 func save(_ v: VCPU, from cpu: PerCPU) {
   v.el1.save()
+  keel_fp_save(v.context)
   if v.vm.clock == nil {
     v.el1.cntpCtl = keel_read_cntp_ctl_el0() & 0b11
     v.el1.cntpCval = keel_read_cntp_cval_el0()
@@ -338,8 +340,7 @@ private func silenceGuestTimers() {
 }
 
 private func unload(_ v: VCPU, from cpu: PerCPU) {
-  cpu.vcpu = nil
-  cpu.raw.pointee.context = cpu.idleContext
+  cpu.unload()
   v.resident.store(-1, ordering: .releasing)
   keel_sev()
   // Its VM may be stopping or rebooting, waiting for this vCPU to leave the CPU. `endRun` only

@@ -12,8 +12,14 @@ import KeelVM
 /// kind: 0 synchronous, 1 IRQ, 2 FIQ, 3 SError.
 @_cdecl("keel_trap")
 func keelTrap(_ kind: UInt64) {
-  let cpu = PerCPU.current()
-  guard let v = cpu.vcpu else { hypervisorPanic("trap kind \(kind) with no vCPU loaded on CPU \(cpu.slot)") }
+  PerCPU.withCurrent { cpu in
+    guard let v = cpu.loaded else { hypervisorPanic("trap kind \(kind) with no vCPU loaded on CPU \(cpu.slot)") }
+    v._withUnsafeGuaranteedRef { v in trap(kind, cpu, v) }
+  }
+}
+
+@inline(__always)
+private func trap(_ kind: UInt64, _ cpu: PerCPU, _ v: VCPU) {
   if !v.vm.accounting.reachedUserspace && ProcessorState.exceptionLevel(v.pstate) == 0 { v.vm.noteUserspace() }
   let esr = ExceptionSyndrome(rawValue: keel_read_esr_el2())
   let outcome: TrapOutcome

@@ -51,7 +51,10 @@ struct EL1State {
 final class VCPU {
   let index: Int
   let affinity: Affinity
-  unowned(unsafe) let vm: VM
+  /// Strong on purpose, though the VM holds its vCPUs: a `let` of a borrowed object is read
+  /// without a reference-count update, an `unowned` one is copied on every use, and the trap
+  /// path reads it on every exit. VMs live as long as the host (`Host.vms`).
+  let vm: VM
   let context: UnsafeMutablePointer<keel_vcpu_context>
   var el1 = EL1State()
   /// Power state as PSCI reports it; written under the VM lock.
@@ -63,7 +66,7 @@ final class VCPU {
   var exits = ExitCounters()
   /// The guest's MDSCR_EL1 (the hardware copy runs with TDCC clear; Debug.swift).
   var mdscrShadow: UInt64 = 0
-  var debugShadow: [UInt32: UInt64] = [:]
+  var debugShadow = ShadowRegisters()
   /// The guest's physical timer in trapped-time mode (Time.swift).
   var physicalTimer = GuestTimer()
   /// Its identity in the scheduler.
@@ -88,10 +91,12 @@ final class VCPU {
   }
 
   // Guest GPRs. Register 31 is XZR in every encoding that reaches these.
+  @inline(__always)
   func gpr(_ n: Int) -> UInt64 {
     guard n < 31 else { return 0 }
     return UnsafeMutableRawPointer(context).load(fromByteOffset: n * 8, as: UInt64.self)
   }
+  @inline(__always)
   func setGPR(_ n: Int, _ v: UInt64) {
     guard n < 31 else { return }
     UnsafeMutableRawPointer(context).storeBytes(of: v, toByteOffset: n * 8, as: UInt64.self)
@@ -116,7 +121,7 @@ final class VCPU {
     gicState = VirtualInterfaceState()
     timerActive = 0
     mdscrShadow = 0
-    debugShadow = [:]
+    debugShadow = ShadowRegisters()
     physicalTimer = GuestTimer()
     pmu = PMUState(eventCounters: Host.guestEventCounters)
     debug = DebugRegisterFile(idAA64DFR0: keel_read_id_aa64dfr0_el1())

@@ -63,3 +63,28 @@ public struct DebugRegisterFile: Equatable, Sendable {
     return kept
   }
 }
+
+/// Debug registers a guest may write and read back that change nothing (claim tags, the OS lock
+/// and the like), kept per vCPU. At most `capacity` distinct registers are kept; a write to
+/// another is ignored and it reads as zero, so a guest cannot grow the hypervisor's memory. Two
+/// arrays rather than a Dictionary: hashing sizes its table with floating point, which the EL2
+/// image is built without.
+public struct ShadowRegisters: Equatable, Sendable {
+  public static let capacity = 32
+  private var keys: [UInt32] = []
+  private var values: [UInt64] = []
+
+  public init() {}
+
+  public subscript(key: UInt32) -> UInt64 {
+    get { keys.firstIndex(of: key).map { values[$0] } ?? 0 }
+    set {
+      if let i = keys.firstIndex(of: key) {
+        values[i] = newValue
+      } else if keys.count < Self.capacity {
+        keys.append(key)
+        values.append(newValue)
+      }
+    }
+  }
+}

@@ -39,3 +39,26 @@ import KeelVM
     #expect(!file.touched)
   }
 }
+
+@Suite struct ShadowRegistersTests {
+  @Test func readsBackWhatWasWrittenAndZeroOtherwise() {
+    var shadow = ShadowRegisters()
+    #expect(shadow[0x1234] == 0)
+    shadow[0x1234] = 7
+    shadow[0x1234] = 9
+    shadow[0x10] = 1
+    #expect(shadow[0x1234] == 9)
+    #expect(shadow[0x10] == 1)
+    #expect(shadow[0x11] == 0)
+  }
+
+  @Test func aGuestCannotGrowItPastItsCapacity() {
+    var shadow = ShadowRegisters()
+    for key in 0..<UInt32(ShadowRegisters.capacity) { shadow[key] = UInt64(key) + 1 }
+    shadow[0xFFFF] = 5
+    #expect(shadow[0xFFFF] == 0)
+    #expect(shadow[UInt32(ShadowRegisters.capacity) - 1] == UInt64(ShadowRegisters.capacity))
+    shadow[3] = 42
+    #expect(shadow[3] == 42)
+  }
+}

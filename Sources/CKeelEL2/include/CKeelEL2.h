@@ -257,6 +257,9 @@ static inline uint64_t keel_hvc(uint64_t x0, uint64_t x1, uint64_t x2, uint64_t 
 
 /// Leave Swift for good: reset this CPU's stack and ERET into the vCPU TPIDR_EL2 names.
 void keel_enter_guest(void) __attribute__((noreturn));
+/// FP/SIMD registers and FPSR/FPCR of a vCPU to and from its context (vectors.S).
+void keel_fp_save(struct keel_vcpu_context *context);
+void keel_fp_load(const struct keel_vcpu_context *context);
 /// Where secondaries start (PSCI CPU_ON entry point), with x0 = CPU slot.
 static inline uint64_t keel_secondary_entry_address(void) { extern char keel_secondary_entry[]; return (uint64_t)keel_secondary_entry; }
 static inline uint64_t keel_stacks_start(void) { extern char __stacks_start[]; return (uint64_t)__stacks_start; }
