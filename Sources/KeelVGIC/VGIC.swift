@@ -61,6 +61,13 @@ public struct VGIC {
   var redistributorAwake: [Bool]
   /// A vCPU's pending set changed since its list registers were last filled.
   var dirty: [Bool]
+  /// Interrupts that are pending and enabled and neither active nor in a list register: the
+  /// only ones a scan for something to deliver has to look at (the group enables are checked
+  /// then). Bit n of `privateCandidates[v]` is vCPU v's INTID n; bit n of `spiCandidates[w]`
+  /// is INTID 32 + 64w + n. Every change of an interrupt's state goes through `update`, which
+  /// keeps the bits (`syncResident` changes only interrupts in list registers: never candidates).
+  var privateCandidates: [UInt32]
+  var spiCandidates: [UInt64]
 
   public var vcpuCount: Int { affinities.count }
   public var interruptLines: Int { 32 + spiCount }
@@ -79,6 +86,8 @@ public struct VGIC {
     spis = [InterruptState](repeating: InterruptState(), count: spiCount)
     redistributorAwake = [Bool](repeating: false, count: affinities.count)
     dirty = [Bool](repeating: false, count: affinities.count)
+    privateCandidates = [UInt32](repeating: 0, count: affinities.count)
+    spiCandidates = [UInt64](repeating: 0, count: (spiCount + 63) / 64)
   }
 
   // MARK: Interrupt state access
@@ -94,10 +103,12 @@ public struct VGIC {
     if intid < 32 {
       body(&privateIRQs[vcpu * 32 + intid])
       let s = privateIRQs[vcpu * 32 + intid]
+      noteCandidate(intid, vcpu, s)
       if deliverable(s) || needsMerge(s) { dirty[vcpu] = true; effects.kick |= 1 << UInt64(vcpu) }
     } else {
       body(&spis[intid - 32])
       let s = spis[intid - 32]
+      noteCandidate(intid, vcpu, s)
       if deliverable(s) {
         let t = target(ofSPI: s)
         dirty[t] = true
@@ -108,6 +119,17 @@ public struct VGIC {
       }
     }
     return effects
+  }
+
+  mutating func noteCandidate(_ intid: Int, _ vcpu: Int, _ s: InterruptState) {
+    let candidate = s.pending && s.enabled && !s.inListRegister && !s.active
+    if intid < 32 {
+      let bit = UInt32(1) << UInt32(intid)
+      if candidate { privateCandidates[vcpu] |= bit } else { privateCandidates[vcpu] &= ~bit }
+    } else {
+      let n = intid - 32, bit = UInt64(1) << UInt64(n % 64)
+      if candidate { spiCandidates[n / 64] |= bit } else { spiCandidates[n / 64] &= ~bit }
+    }
   }
 
   func groupEnabled(_ s: InterruptState) -> Bool { ctlr & (s.group1 ? 2 : 1) != 0 }
@@ -205,9 +227,37 @@ public struct VGIC {
 
   /// Whether the vCPU has an interrupt the guest could take now (used to decide if WFI may sleep).
   public func hasDeliverable(vcpu: Int) -> Bool {
-    for i in 0..<32 where deliverable(privateIRQs[vcpu * 32 + i]) { return true }
-    for s in spis where deliverable(s) && target(ofSPI: s) == vcpu { return true }
-    return false
+    nextDeliverable(vcpu: vcpu, firstFound: true) != nil
+  }
+
+  /// The highest-priority deliverable interrupt for `vcpu` (the lowest INTID among equals), or
+  /// with `firstFound` any one: a walk over the candidate bits only.
+  func nextDeliverable(vcpu: Int, firstFound: Bool) -> Int? {
+    var best = -1
+    var bestPriority = 256
+    var bits = privateCandidates[vcpu]
+    while bits != 0 {
+      let i = bits.trailingZeroBitCount
+      bits &= bits &- 1
+      let s = privateIRQs[vcpu * 32 + i]
+      guard deliverable(s), Int(s.priority) < bestPriority else { continue }
+      if firstFound { return i }
+      best = i
+      bestPriority = Int(s.priority)
+    }
+    for w in spiCandidates.indices {
+      var bits = spiCandidates[w]
+      while bits != 0 {
+        let n = w * 64 + bits.trailingZeroBitCount
+        bits &= bits &- 1
+        let s = spis[n]
+        guard deliverable(s), Int(s.priority) < bestPriority, target(ofSPI: s) == vcpu else { continue }
+        if firstFound { return n + 32 }
+        best = n + 32
+        bestPriority = Int(s.priority)
+      }
+    }
+    return best >= 0 ? best : nil
   }
 
   public func needsFlush(vcpu: Int) -> Bool { dirty[vcpu] }
@@ -215,16 +265,7 @@ public struct VGIC {
   /// Take the highest-priority deliverable interrupt for `vcpu` and mark it resident in a
   /// list register. Returns nil (and clears the dirty flag) when there is none.
   public mutating func takeNext(vcpu: Int) -> ListRegister? {
-    var best = -1
-    var bestPriority = 256
-    for i in 0..<32 {
-      let s = privateIRQs[vcpu * 32 + i]
-      if deliverable(s) && Int(s.priority) < bestPriority { best = i; bestPriority = Int(s.priority) }
-    }
-    for (n, s) in spis.enumerated() where deliverable(s) && Int(s.priority) < bestPriority {
-      if target(ofSPI: s) == vcpu { best = n + 32; bestPriority = Int(s.priority) }
-    }
-    guard best >= 0 else { dirty[vcpu] = false; return nil }
+    guard let best = nextDeliverable(vcpu: vcpu, firstFound: false) else { dirty[vcpu] = false; return nil }
     var lr = ListRegister(virtualID: UInt32(best), state: .pending, group1: false, priority: 0)
     let isV2 = version == .v2
     _ = update(best, vcpu) { s in
