@@ -54,13 +54,15 @@ guest() { tr -d '\r' <"$1" | sed -n "s/^keel-guest: $2//p" | head -n 1; }
 # Per-thread columns of a cyclictest summary line, the largest, as a plain number.
 worst() { awk '{ m = -1; for (i = 1; i <= NF; i++) if ($i + 0 > m) m = $i + 0; if (NF) print m }'; }
 why() {  # the last line that explains a failure
-  { grep -a -e '^keel: ' "$1.err"; tr -d '\r' <"$1.log" | grep -a -e 'error: ' -e 'exit [1-9]'; } | tail -n 1
+  { grep -a -e '^keel: ' "$1.err"; tr -d '\r' <"$1.log" | grep -a -e 'latency cpus=' -e 'error: ' -e 'exit [1-9]'; } | tail -n 1
 }
 
-# parse <name>: fills result[<name>-avg|max|missed|late|futex]; returns 1 when a figure is missing.
+# parse <name> <vCPUs>: fills result[<name>-avg|max|missed|late|futex]; returns 1 when a figure is
+# missing or the guest brought up fewer vCPUs than it was given (its figures would mean something else).
 declare -A result
 parse() {
   local log=$work/$1.log totals
+  [ "$(guest "$log" 'latency cpus=' | cut -d' ' -f1)" = "$2" ] || return 1
   result[$1-avg]=$(guest "$log" 'cyclictest Avg Latencies:' | worst)
   result[$1-max]=$(guest "$log" 'cyclictest Max Latencies:' | worst)
   result[$1-late]=$(guest "$log" 'cyclictest Histogram Overflows:' | worst)
@@ -83,9 +85,9 @@ for cpus in 1 2; do
   for which in bare keel; do
     name=$which$cpus
     if [ "$which" = bare ]; then extra=(--bare); else extra=(--hypervisor "$hypervisor"); fi
-    say "$which, $cpus vCPUs: cyclictest ${seconds} s, stress-ng 5 s…"
+    say "$which, $cpus vCPU(s): cyclictest ${seconds} s, stress-ng 5 s…"
     run "$name" --cpus "$cpus" "${extra[@]}"; rc=$?
-    if ! parse "$name" || [ "$rc" -ne 0 ]; then
+    if ! parse "$name" "$cpus" || [ "$rc" -ne 0 ]; then
       notes+=("$which with $cpus vCPUs failed (keel exit $rc): $(why "$work/$name")")
       status=1
     fi
