@@ -3,7 +3,8 @@ import Foundation
 
 /// The default guest: Debian's current arm64 kernel plus an initramfs Keel builds itself
 /// (busybox-static, Guests/initramfs/init, the counter-reading helper, the virtualization
-/// detector, and the power-button helper with the two kernel modules it needs). The "tools" flavour adds Debian's open-vm-tools (ToolsGuest.swift).
+/// detector, and the power-button helper with the two kernel modules it needs). Other flavours add
+/// Debian packages' executables to it (GuestFlavour.swift).
 /// Everything downloaded or built lives in the cache, keyed by package name or content.
 public struct DefaultGuest {
   public struct Artifacts: Equatable, Sendable {
@@ -77,10 +78,8 @@ public struct DefaultGuest {
 
   /// The initramfs of `flavour`, built (or found in the cache) on demand.
   public func initramfs(flavour: GuestFlavour) throws -> String {
-    switch flavour {
-    case .default: return try initramfs()
-    case .tools: return try toolsInitramfs()
-    }
+    guard let packages = flavour.packages else { return try initramfs() }
+    return try packagedInitramfs(flavour, packages)
   }
 
   func baseArchive() throws -> CPIOArchive {

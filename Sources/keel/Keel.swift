@@ -64,7 +64,7 @@ struct Run: ParsableCommand {
   var bare = false
   @Option(help: "Hypervisor ELF to use instead of building KeelHypervisor.")
   var hypervisor: String?
-  @Option(help: "Guest initramfs to build: default (busybox) or tools (plus Debian's open-vm-tools).")
+  @Option(help: "Guest initramfs to build: default (busybox), tools (plus Debian's open-vm-tools) or latency (plus cyclictest and stress-ng).")
   var guest: GuestFlavour = .default
   @Flag(name: .shortAndLong, help: "More log output (repeat for trace).")
   var verbose: Int

@@ -274,5 +274,32 @@ final class FakeRepository: @unchecked Sendable {
     try RunOptions(initrd: "/x").checkLimits()
     try RunOptions(guest: .tools).checkLimits()
     #expect(GuestFlavour(rawValue: "tools") == .tools && GuestFlavour(rawValue: "default") == .default)
+    #expect(GuestFlavour(rawValue: "latency") == .latency)
+  }
+
+  @Test func eachPackagedFlavourShipsItsExecutablesFromItsOwnPackages() {
+    #expect(GuestFlavour.default.packages == nil)
+    for flavour in GuestFlavour.allCases {
+      guard let set = flavour.packages else { continue }
+      #expect(!set.packages.isEmpty && !set.executables.isEmpty, "\(flavour)")
+      // Guest paths are relative to the initramfs root, as the closure and the cpio writer expect.
+      #expect(set.executables.allSatisfy { !$0.hasPrefix("/") && $0.contains("/") }, "\(flavour)")
+      #expect(Set(set.packages).count == set.packages.count, "\(flavour)")
+    }
+    #expect(GuestFlavour.latency.packages?.executables == ["usr/bin/cyclictest", "usr/bin/stress-ng"])
+    #expect(GuestFlavour.latency.packages?.packages == ["rt-tests", "stress-ng"])
+    // open-vm-tools' GLib warns without a passwd entry; the latency tools need nothing extra.
+    #expect(GuestFlavour.tools.packages?.extraFiles == GuestPackages.rootAccount)
+    #expect(GuestFlavour.latency.packages?.extraFiles == [])
+  }
+
+  @Test func libraryRecordIsKeyedByEveryPackageVersion() {
+    let one = GuestPackages.recordName(debs: ["/c/debs/open-vm-tools_2%3a12.2.0-1+deb12u4_arm64.deb"])
+    // A single package keeps the record name the tools guest has always used.
+    #expect(one == "open-vm-tools_2%3a12.2.0-1+deb12u4_arm64.packages")
+    let two = GuestPackages.recordName(debs: ["/c/rt-tests_2.4-1_arm64.deb", "/c/stress-ng_0.15.06-2_arm64.deb"])
+    let upgraded = GuestPackages.recordName(debs: ["/c/rt-tests_2.4-1_arm64.deb", "/c/stress-ng_0.15.07-1_arm64.deb"])
+    #expect(two == "rt-tests_2.4-1_arm64+stress-ng_0.15.06-2_arm64.packages")
+    #expect(two != upgraded)
   }
 }
