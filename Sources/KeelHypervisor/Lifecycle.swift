@@ -24,6 +24,11 @@ func finishEnding(_ vm: VM) {
   let kicks = Sched.policy.endRun(of: VMID(vm.id))
   Sched.lock.unlock()
   for host in kicks { Host.cpus[host.index].kick() }
+  // A waiting vCPU may still be loaded on a sleeping CPU (`idleLoaded`): wake that CPU to drop it.
+  for v in vm.vcpus {
+    let holder = v.resident.load(ordering: .acquiring)
+    if holder >= 0 { requestReschedule(CPUMask(HostCPUID(holder))) }
+  }
   vcpuLeft(vm)
 }
 

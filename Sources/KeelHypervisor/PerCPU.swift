@@ -5,7 +5,7 @@ import Synchronization
 
 /// State private to one host CPU.
 ///
-/// Rule: only `PerCPU.current()` reads TPIDR_EL2, and only the trap entry and the CPU's own
+/// Rule: only `PerCPU.current()` and `withCurrent` read TPIDR_EL2, and only the trap entry and the CPU's own
 /// start-up code call it. Everything below takes the `PerCPU` (or the `VCPU`) as a parameter,
 /// so no code can reach another CPU's data by accident, and code that is interrupted on one
 /// CPU and continues on another never holds a stale "current CPU".

@@ -20,7 +20,13 @@ import Synchronization
 /// - A host CPU is asked to pick again by `requestReschedule` (flag, then the kick SGI); it acts
 ///   on the request at its next exit or when its idle WFI ends.
 enum Sched {
-  nonisolated(unsafe) static var policy: Scheduler! = nil
+  /// The policy, in place: a stored optional would copy the whole struct (retaining each of its
+  /// arrays) for every non-mutating call, and the scheduler is consulted on most exits.
+  static var policy: Scheduler {
+    unsafeAddress { UnsafePointer(storage!) }
+    unsafeMutableAddress { storage! }
+  }
+  nonisolated(unsafe) private static var storage: UnsafeMutablePointer<Scheduler>? = nil
   /// All vCPUs by `VCPUID`.
   nonisolated(unsafe) static var vcpus: [VCPU] = []
   static let lock = SpinLock()
@@ -33,7 +39,9 @@ enum Sched {
     started.vms = vms.map { $0.definition }
     let configuration = started.schedulerConfiguration(hostCPUs: hostCPUs, ticksPerSecond: Host.counterHz)
     do throws(AdmissionError) {
-      policy = try Scheduler(configuration: configuration)
+      let policy = try Scheduler(configuration: configuration)
+      storage = UnsafeMutablePointer<Scheduler>.allocate(capacity: 1)
+      storage!.initialize(to: policy)
     } catch {
       hypervisorPanic("the CPU allocation cannot be admitted: \(error)")
     }
@@ -94,7 +102,14 @@ func run(_ v: VCPU, on cpu: PerCPU) {
   // The CPU it last ran on may still be saving it.
   let waitStart = keel_read_cntpct_el0()
   var reported = false
+  var asked = false
   while v.resident.load(ordering: .acquiring) >= 0 {
+    // It may sleep loaded on the CPU it last ran on (`idleLoaded`): ask that CPU to let it go.
+    let holder = v.resident.load(ordering: .relaxed)
+    if !asked && holder >= 0 && holder != cpu.slot {
+      asked = true
+      requestReschedule(CPUMask(HostCPUID(holder)))
+    }
     if !reported && keel_read_cntpct_el0() &- waitStart > Host.counterHz {
       reported = true
       Console.log("BUG: CPU \(cpu.slot) has waited 1 s for \(v.vm.name) vcpu\(v.index) to leave CPU \(v.resident.load(ordering: .relaxed))")
@@ -137,16 +152,72 @@ func reschedule(_ cpu: PerCPU, _ v: VCPU) {
   cpu.rescheduleRequested.store(false, ordering: .relaxed)
   Sched.policy.account(vcpu: v.id, ran: now &- v.stintStart, now: now)
   v.stintStart = now
-  let next = Sched.policy.pickNext(cpu: cpu.id, now: now)
+  var next = Sched.policy.pickNext(cpu: cpu.id, now: now)
   if next?.vcpu == v.id {
     armTimer(cpu, now: now, running: v)
     Sched.lock.unlock()
     return
   }
+  let waitLoaded = next == nil && Sched.policy.state(of: v.id).isBlocked
+  if waitLoaded { armTimer(cpu, now: now, running: nil) }
   Sched.lock.unlock()
+  if waitLoaded {
+    switch idleLoaded(cpu, v) {
+    case .resume: return
+    case .leave: drop(v, from: cpu); schedule(cpu)
+    case .switchTo(let other): next = other
+    }
+  }
   save(v, from: cpu)
   if let next { run(Sched.vcpus[next.vcpu.index], on: cpu) }
   schedule(cpu)
+}
+
+enum IdleOutcome {
+  /// The vCPU runs again here: nothing to restore.
+  case resume
+  /// Its VM stops or reboots: drop it.
+  case leave
+  /// This CPU runs something else (or nothing): save the vCPU first.
+  case switchTo(Dispatch?)
+}
+
+/// `v` waits for an interrupt and nothing else wants this CPU: the CPU sleeps with `v` still
+/// loaded, so waking it is a list-register write and an ERET rather than a full restore. Its
+/// own timers stay live and wake it through their hardware-linked interrupts; a CPU that wants
+/// `v` elsewhere kicks this one (`run`), and so does a stop or reboot (`finishEnding`).
+func idleLoaded(_ cpu: PerCPU, _ v: VCPU) -> IdleOutcome {
+  let vm = v.vm
+  while true {
+    Host.gic.resampleAfterGuestDeactivation()
+    if !cpu.rescheduleRequested.load(ordering: .acquiring) { keel_wfi() }
+    drainHostInterrupts(cpu)
+    watchEndingVMs()
+    if vm.state != .running || v.power != .on { return .leave }
+    // What arrived (a timer of `v` fired, another vCPU's SGI) goes into the list registers now;
+    // that also settles a maintenance condition, which would otherwise keep this CPU awake.
+    flushInterrupts(v)
+    let pending = VGIC.hasPendingInListRegisters(inUse: v.listRegistersInUse, Host.gic)
+    let now = keel_read_cntpct_el0()
+    Sched.lock.lock()
+    var elsewhere: HostCPUID? = nil
+    if pending && !vm.paused, let target = Sched.policy.wake(v.id, now: now), target != cpu.id { elsewhere = target }
+    cpu.rescheduleRequested.store(false, ordering: .relaxed)
+    let next = Sched.policy.pickNext(cpu: cpu.id, now: now)
+    let stillWaiting = next == nil && Sched.policy.state(of: v.id).isBlocked
+    if next?.vcpu == v.id {
+      armTimer(cpu, now: now, running: v)
+    } else if stillWaiting {
+      armTimer(cpu, now: now, running: nil)
+    }
+    Sched.lock.unlock()
+    if let elsewhere { requestReschedule(CPUMask(elsewhere)) }
+    if next?.vcpu == v.id {
+      v.stintStart = now
+      return .resume
+    }
+    if !stillWaiting { return .switchTo(next) }
+  }
 }
 
 /// `v` stops for good (CPU_OFF, its VM stops or reboots): its state is dropped, not saved.

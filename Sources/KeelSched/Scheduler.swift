@@ -7,6 +7,11 @@ public enum VCPUState: Equatable, Sendable {
   case running(HostCPUID)
   /// Waiting for an interrupt (WFI/WFE, PSCI CPU_SUSPEND); `until` is its timer deadline, if any.
   case blocked(until: UInt64?)
+
+  public var isBlocked: Bool {
+    if case .blocked = self { return true }
+    return false
+  }
 }
 
 /// A decision of `pickNext`: run `vcpu` for at most `slice` ticks.
@@ -52,6 +57,10 @@ public struct Scheduler: Sendable {
   var weight: [UInt64]
   /// The CPU a vCPU is biased towards: where it last ran, or where a kick or migration sent it.
   var home: [Int]
+  /// The idle CPU a woken vCPU was sent to (-1: none). Until that CPU picks, no other takes
+  /// it: a CPU that happens to pick first would steal it from where it waits loaded, and both
+  /// would pay for moving its state.
+  var claimedBy: [Int]
   /// Where it actually last ran (-1: never), to report migrations.
   var lastCPU: [Int]
   var vcpuConsumed: [UInt64]
@@ -94,6 +103,7 @@ public struct Scheduler: Sendable {
     let cpus = configuration.hostCPUCount
     vcpuState = [VCPUState](repeating: .off, count: vcpus)
     vcpuDeadlineSlack = [UInt64](repeating: 0, count: vcpus)
+    claimedBy = [Int](repeating: -1, count: vcpus)
     virtualTime = [UInt64](repeating: 0, count: vcpus)
     weight = [UInt64](repeating: cpuUnit, count: vcpus)
     home = (0..<vcpus).map { $0 % cpus }
@@ -250,7 +260,8 @@ public struct Scheduler: Sendable {
         minimumVirtualTime = min(minimumVirtualTime, virtualTime[v])
         continue
       case .runnable:
-        break
+        let claim = claimedBy[v]
+        if claim == c { claimedBy[v] = -1 } else if claim >= 0 { continue }
       default:
         continue
       }

@@ -5,6 +5,7 @@
 extension Scheduler {
   mutating func makeRunnable(_ v: Int, now: UInt64) {
     vcpuState[v] = .runnable
+    claimedBy[v] = -1
     // Bounded sleeper credit: a long sleep must not buy a long monopoly.
     let floor = globalVirtualTime > tuning.sleeperCredit ? globalVirtualTime - tuning.sleeperCredit : 0
     if virtualTime[v] < floor { virtualTime[v] = floor }
@@ -32,12 +33,14 @@ extension Scheduler {
     let preferred = home[v]
     if cpuIdle[preferred] && !cpuKickPending[preferred] && cpuRunning[preferred] < 0 {
       cpuKickPending[preferred] = true
+      claimedBy[v] = preferred
       return HostCPUID(preferred)
     }
     // Re-homing to the kicked CPU makes that CPU's next pick choose this vCPU despite the affinity bias.
     for c in 0..<cpuRunning.count where cpuIdle[c] && !cpuKickPending[c] && cpuRunning[c] < 0 {
       cpuKickPending[c] = true
       home[v] = c
+      claimedBy[v] = c
       return HostCPUID(c)
     }
     var target = -1

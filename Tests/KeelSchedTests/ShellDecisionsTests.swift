@@ -37,6 +37,43 @@ import Testing
     #expect(s.unarmedBusyCPUs().isEmpty)
   }
 
+  /// The IPI ping-pong: vCPU 1 sleeps on CPU 1; vCPU 0 on CPU 0 wakes it and then sleeps
+  /// itself. CPU 0 picks first, but vCPU 1 was sent to CPU 1 and stays there.
+  @Test func aVCPUSentToAnIdleCPUIsNotTakenByAnotherThatPicksFirst() throws {
+    var s = try scheduler()
+    _ = s.start(VCPUID(0), now: 0)
+    _ = s.start(VCPUID(1), now: 0)
+    #expect(s.pickNext(cpu: cpu0, now: 0)?.vcpu == VCPUID(0))
+    #expect(s.pickNext(cpu: cpu1, now: 0)?.vcpu == VCPUID(1))
+    s.block(VCPUID(1), until: nil, now: 1)
+    #expect(s.pickNext(cpu: cpu1, now: 1) == nil)
+    let d = s.deliver(0b10, to: VMID(0), paused: false, from: cpu0, now: 2)
+    #expect(d.reschedule == CPUMask(cpu1))
+    s.block(VCPUID(0), until: nil, now: 3)
+    #expect(s.pickNext(cpu: cpu0, now: 3) == nil)
+    #expect(s.pickNext(cpu: cpu1, now: 4)?.vcpu == VCPUID(1))
+  }
+
+  /// A claim lasts only until the CPU it names picks: if that CPU runs something else, the
+  /// vCPU is anyone's again.
+  @Test func aClaimEndsWhenItsCPUPicks() throws {
+    var s = try scheduler()
+    _ = s.start(VCPUID(0), now: 0)
+    _ = s.start(VCPUID(1), now: 0)
+    _ = s.pickNext(cpu: cpu0, now: 0)
+    _ = s.pickNext(cpu: cpu1, now: 0)
+    s.block(VCPUID(1), until: nil, now: 1)
+    _ = s.pickNext(cpu: cpu1, now: 1)
+    _ = s.deliver(0b10, to: VMID(0), paused: false, from: cpu0, now: 2)
+    // CPU 1 picks VM 1's vCPU instead (started meanwhile, and further behind).
+    _ = s.start(VCPUID(2), now: 2)
+    s.claimedBy[1] = 1
+    _ = s.pickNext(cpu: cpu1, now: 3)
+    #expect(s.claimedBy[1] == -1)
+    s.block(VCPUID(0), until: nil, now: 4)
+    #expect(s.pickNext(cpu: cpu0, now: 4) != nil)
+  }
+
   @Test func startingARunnableOrRunningVCPUKicksNothingNew() throws {
     var s = try scheduler()
     _ = s.start(VCPUID(0), now: 0)
