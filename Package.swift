@@ -63,7 +63,7 @@ let package = Package(
     .testTarget(name: "KeelBackdoorTests", dependencies: ["KeelBackdoor"]),
     .testTarget(name: "KeelTimeTests", dependencies: ["KeelTime"]),
     .testTarget(name: "KeelSchedTests", dependencies: ["KeelSched"]),
-    .testTarget(name: "KeelHostTests", dependencies: ["KeelHost", "KeelVM"]),
+    .testTarget(name: "KeelHostTests", dependencies: ["KeelHost", "KeelVM", "KeelFDT"]),
     .testTarget(name: "KeelSystemTests", dependencies: ["KeelHost"]),
   ]
 )

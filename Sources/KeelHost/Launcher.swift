@@ -68,7 +68,15 @@ public struct Launcher {
       return try bootKeel([boot], options: options, root: root, progress: progress, strictNames: false)
     }
     try ensureQEMU(progress: progress)
-    let command = QEMUCommand.bare(kernel: kernelPath, initrd: initrdPath, linux: placement.plan.format == .linuxImage, options: options)
+    var dtbPath: String?
+    if options.board == .keel {
+      let url = FileManager.default.temporaryDirectory.appendingPathComponent("keel-board-\(getpid())-\(UUID().uuidString).dtb")
+      try Data(BareBoard.keelDeviceTree(options: options)).write(to: url)
+      dtbPath = url.path
+    }
+    defer { if let dtbPath { try? FileManager.default.removeItem(atPath: dtbPath) } }
+    let command = QEMUCommand.bare(
+      kernel: kernelPath, initrd: initrdPath, linux: placement.plan.format == .linuxImage, options: options, dtb: dtbPath)
     logger.info("\(QEMUCommand.executable) \(command.arguments.map(Self.shellQuoted).joined(separator: " "))")
 
     let session = ConsoleSession(

@@ -14,13 +14,15 @@ public struct QEMUCommand: Equatable, Sendable {
     return extra.isEmpty ? defaultGuestCommandLine : defaultGuestCommandLine + " " + extra
   }
 
-  /// The same guest directly on QEMU, as the reference point for comparisons.
-  public static func bare(kernel: String, initrd: String?, linux: Bool, options: RunOptions) -> QEMUCommand {
+  /// The same guest directly on QEMU, as the reference point for comparisons. `dtb` replaces the
+  /// device tree QEMU would build (`--board keel`); QEMU still fills in memory and /chosen.
+  public static func bare(kernel: String, initrd: String?, linux: Bool, options: RunOptions, dtb: String? = nil) -> QEMUCommand {
     var args = machine(virtualization: false, options: options)
     args += ["-smp", String(options.cpus), "-m", String(options.memoryMiB)]
     args += common(options: options)
     args += ["-kernel", kernel]
     if let initrd { args += ["-initrd", initrd] }
+    if let dtb { args += ["-dtb", dtb] }
     let commandLine = guestCommandLine(append: options.append, linux: linux)
     if !commandLine.isEmpty { args += ["-append", commandLine] }
     return QEMUCommand(arguments: args)

@@ -12,6 +12,8 @@ public struct RunOptions: Equatable, Sendable {
   public var timeoutSeconds: Int?
   public var deterministic: Bool
   public var bare: Bool
+  /// The board of a `--bare` run; nil: QEMU's own (`virt`).
+  public var board: BareBoard?
   public var hypervisor: String?
   /// The initramfs Keel builds when no `--initrd` is given.
   public var guest: GuestFlavour
@@ -19,13 +21,13 @@ public struct RunOptions: Equatable, Sendable {
   public init(
     kernel: String? = nil, loadAddress: UInt64? = nil, initrd: String? = nil, append: String? = nil,
     cpus: Int = 1, memoryMiB: Int = RunLimits.defaultMemoryMiB, gic: Int = 3, hostCPUs: Int? = nil,
-    timeoutSeconds: Int? = nil, deterministic: Bool = false, bare: Bool = false, hypervisor: String? = nil,
-    guest: GuestFlavour = .default
+    timeoutSeconds: Int? = nil, deterministic: Bool = false, bare: Bool = false, board: BareBoard? = nil,
+    hypervisor: String? = nil, guest: GuestFlavour = .default
   ) {
     self.kernel = kernel; self.loadAddress = loadAddress; self.initrd = initrd; self.append = append
     self.cpus = cpus; self.memoryMiB = memoryMiB; self.gic = gic; self.hostCPUs = hostCPUs
     self.timeoutSeconds = timeoutSeconds; self.deterministic = deterministic; self.bare = bare
-    self.hypervisor = hypervisor; self.guest = guest
+    self.board = board; self.hypervisor = hypervisor; self.guest = guest
   }
 
   /// Host CPUs default to the guest's vCPU count (each vCPU gets a CPU of its own when it can;
@@ -50,6 +52,8 @@ public struct RunOptions: Equatable, Sendable {
     if let timeout = timeoutSeconds, timeout < 1 { throw .timeoutNotPositive(timeout) }
     // A guest flavour is an initramfs; a second one would silently lose.
     if guest != .default, initrd != nil { throw .guestWithInitrd(guest.rawValue) }
+    // Under Keel the guest always gets Keel's board; accepting the option there would suggest otherwise.
+    if let board, !bare { throw .boardWithoutBare(board.rawValue) }
   }
 }
 
@@ -85,6 +89,7 @@ public enum RunValidationError: Error, Equatable, CustomStringConvertible {
   case initrdDoesNotFit(path: String, reason: String)
   case badAddress(String)
   case guestWithInitrd(String)
+  case boardWithoutBare(String)
 
   public var description: String {
     switch self {
@@ -102,6 +107,7 @@ public enum RunValidationError: Error, Equatable, CustomStringConvertible {
     case .initrdDoesNotFit(let p, let r): return "initrd \(p) does not fit: \(r)"
     case .badAddress(let s): return "not an address: \(s) (use hex 0x… or decimal)"
     case .guestWithInitrd(let g): return "--guest \(g) builds its own initramfs; it cannot be combined with --initrd"
+    case .boardWithoutBare(let b): return "--board \(b) chooses the board of a --bare run; under Keel the guest always gets Keel's board"
     }
   }
 }

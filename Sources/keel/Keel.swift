@@ -28,6 +28,7 @@ struct Keel: ParsableCommand {
 }
 
 extension GuestFlavour: ExpressibleByArgument {}
+extension BareBoard: ExpressibleByArgument {}
 
 struct Run: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -62,6 +63,8 @@ struct Run: ParsableCommand {
   var deterministic = false
   @Flag(help: "Boot the guest directly on QEMU, without Keel (for comparisons).")
   var bare = false
+  @Option(help: "With --bare: the board the guest sees, virt (QEMU's own, the default) or keel (the one Keel gives it, for like-for-like comparisons).")
+  var board: BareBoard?
   @Option(help: "Hypervisor ELF to use instead of building KeelHypervisor.")
   var hypervisor: String?
   @Option(help: "Guest initramfs to build: default (busybox), tools (plus Debian's open-vm-tools) or latency (plus cyclictest and stress-ng).")
@@ -89,11 +92,12 @@ struct Run: ParsableCommand {
     let options = RunOptions(
       kernel: kernel, loadAddress: load, initrd: initrd, append: append, cpus: cpus ?? 1, memoryMiB: memory ?? RunLimits.defaultMemoryMiB,
       gic: gic, hostCPUs: hostCpus, timeoutSeconds: timeout, deterministic: deterministic, bare: bare,
-      hypervisor: hypervisor, guest: guest)
+      board: board, hypervisor: hypervisor, guest: guest)
     if !configurations.isEmpty || hostFile != nil {
       let perVM: [(String, Bool)] = [
         ("--kernel", kernel != nil), ("--load-address", loadAddress != nil), ("--initrd", initrd != nil),
         ("--append", append != nil), ("--cpus", cpus != nil), ("--memory", memory != nil), ("--bare", bare),
+        ("--board", board != nil),
         ("--guest", guest != .default),
       ]
       if let flag = perVM.first(where: \.1)?.0 {

@@ -113,6 +113,18 @@ import Testing
     #expect(value(after: "-initrd", in: args) == "/i")
     #expect(value(after: "-append", in: args) == "console=ttyAMA0 panic=-1 quiet")
     #expect(!args.contains("-device"))
+    #expect(!args.contains("-dtb"))
+  }
+
+  /// `--board keel`: QEMU boots the guest on a device tree file instead of building its own;
+  /// everything else, -append and -initrd included (QEMU writes them into /chosen), is unchanged.
+  @Test func bareCommandWithDeviceTree() {
+    let options = RunOptions(append: "quiet", cpus: 2, memoryMiB: 300, deterministic: true, bare: true, board: .keel)
+    let plain = QEMUCommand.bare(kernel: "/k", initrd: "/i", linux: true, options: options).arguments
+    let args = QEMUCommand.bare(kernel: "/k", initrd: "/i", linux: true, options: options, dtb: "/tmp/b,1.dtb").arguments
+    #expect(values(after: "-dtb", in: args) == ["/tmp/b,1.dtb"])
+    #expect(args.filter { $0 != "-dtb" && $0 != "/tmp/b,1.dtb" } == plain)
+    #expect(value(after: "-M", in: args) == "virt,gic-version=3,its=off,dtb-randomness=off")
   }
 
   @Test func guestCommandLine() {

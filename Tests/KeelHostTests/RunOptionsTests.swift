@@ -29,6 +29,8 @@ import Testing
     (RunOptions(gic: 4), .unsupportedGIC(4)),
     (RunOptions(loadAddress: 0x4000_0800), .loadAddressMisaligned(0x4000_0800)),
     (RunOptions(timeoutSeconds: 0), .timeoutNotPositive(0)),
+    (RunOptions(board: .keel), .boardWithoutBare("keel")),
+    (RunOptions(board: .virt), .boardWithoutBare("virt")),
   ])
   func rejects(_ options: RunOptions, _ expected: RunValidationError) {
     #expect(throws: expected) { try options.checkLimits() }

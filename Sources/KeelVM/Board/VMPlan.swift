@@ -22,10 +22,9 @@ public struct VMPlan {
     image = try GuestImage.plan(kernel, ramBase: Self.ramBase, ramSize: ramSize, loadAddress: def.loadAddress)
     let scaledHz = Self.scaledCounterFrequency(def, hostCounterHz: hostCounterHz)
     layout = try GuestBootLayout.place(after: image, ramBase: Self.ramBase, ramSize: ramSize, initrdSize: initrdSize)
-    board = GuestBoard(cpuCount: def.cpus, memory: MemoryRegion(base: Self.ramBase, size: ramSize), gicVersion: gicVersion)
+    board = Self.board(cpus: def.cpus, ramSize: ramSize, gicVersion: gicVersion, pmu: pmu)
     // A loader that gives no command line: Linux still gets its console, a bare-metal
     // program (whose argv this is) gets none.
-    if pmu { board.pmuPPI = 7 }
     board.bootargs = bootargs.map { String(decoding: $0, as: UTF8.self) } ?? (image.format == .linuxImage ? "console=ttyAMA0" : "")
     if let node = def.hypervisorNode { board.hypervisorCompatible = String(decoding: node, as: UTF8.self) }
     if def.timeMode == .trapped {
@@ -41,6 +40,16 @@ public struct VMPlan {
       if let scaledHz, image.format != .linuxImage { board.timerPPIs.clockFrequency = UInt32(clamping: scaledHz) }
     }
     if let initrdSize, let at = layout.initrdAddress { board.initrd = MemoryRegion(base: at, size: initrdSize) }
+  }
+
+  /// A VM's board before its images are placed. Public so that `keel run --bare --board keel`
+  /// gives bare QEMU the same device tree, and a comparison measures Keel rather than a board
+  /// with fewer devices to probe.
+  public static func board(cpus: Int, ramSize: UInt64, gicVersion: GICVersion, pmu: Bool) -> GuestBoard {
+    var board = GuestBoard(cpuCount: cpus, memory: MemoryRegion(base: ramBase, size: ramSize), gicVersion: gicVersion)
+    // PPI 7: where QEMU virt wires the PMU interrupt.
+    if pmu { board.pmuPPI = 7 }
+    return board
   }
 
   /// The counter frequency of a trapped-time VM that differs from the host's; nil when the VM's
