@@ -149,6 +149,7 @@ func resume(_ vm: VM) {
     vm.counterOffset &+= stood
     vm.realTime.pausedTicks &+= stood
     vm.clock?.resume(atHost: now)
+    vm.loadEpoch.add(1, ordering: .releasing)
   }
   vm.lifecycleLock.unlock()
   deliver(vm, (1 << UInt64(vm.vcpus.count)) - 1)

@@ -188,12 +188,14 @@ enum IdleOutcome {
 /// `v` elsewhere kicks this one (`run`), and so does a stop or reboot (`finishEnding`).
 func idleLoaded(_ cpu: PerCPU, _ v: VCPU) -> IdleOutcome {
   let vm = v.vm
+  let epoch = vm.loadEpoch.load(ordering: .acquiring)
   while true {
     Host.gic.resampleAfterGuestDeactivation()
     if !cpu.rescheduleRequested.load(ordering: .acquiring) { keel_wfi() }
     drainHostInterrupts(cpu)
     watchEndingVMs()
     if vm.state != .running || v.power != .on { return .leave }
+    if vm.loadEpoch.load(ordering: .acquiring) != epoch { return .switchTo(nil) }
     // What arrived (a timer of `v` fired, another vCPU's SGI) goes into the list registers now;
     // that also settles a maintenance condition, which would otherwise keep this CPU awake.
     flushInterrupts(v)

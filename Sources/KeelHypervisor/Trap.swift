@@ -13,9 +13,15 @@ import KeelVM
 @_cdecl("keel_trap")
 func keelTrap(_ kind: UInt64) {
   PerCPU.withCurrent { cpu in
-    guard let v = cpu.loaded else { hypervisorPanic("trap kind \(kind) with no vCPU loaded on CPU \(cpu.slot)") }
+    guard let v = cpu.loaded else { noVCPULoaded(kind, cpu) }
     v._withUnsafeGuaranteedRef { v in trap(kind, cpu, v) }
   }
+}
+
+/// Out of line: its message would otherwise give every exit a large stack frame.
+@inline(never)
+func noVCPULoaded(_ kind: UInt64, _ cpu: PerCPU) -> Never {
+  hypervisorPanic("trap kind \(kind) with no vCPU loaded on CPU \(cpu.slot)")
 }
 
 @inline(__always)
@@ -145,6 +151,13 @@ func waitForInterrupt(_ cpu: PerCPU, _ v: VCPU, slack: UInt64) {
 /// PSCI and SMCCC (HVC #0, or a trapped SMC: the caller adjusts the outcome for its conduit).
 func handleSMCCC(_ cpu: PerCPU, _ v: VCPU) -> TrapOutcome {
   let vm = v.vm
+  // Most calls (versions, features, unknown IDs) are answered from their arguments alone:
+  // no lock. Calls that act (CPU_ON, CPU_OFF, suspend, off, reset) go the locked way below.
+  if !PSCI.consultsPowerStates(v.gpr(0)),
+     case .complete(let x0, let x1, let x2, let x3) = PSCI.handle(v.gpr(0), v.gpr(1), v.gpr(2), v.gpr(3), machine: vm) {
+    v.setGPR(0, x0); v.setGPR(1, x1); v.setGPR(2, x2); v.setGPR(3, x3)
+    return .resume
+  }
   vm.lifecycleLock.lock()
   let action = PSCI.handle(v.gpr(0), v.gpr(1), v.gpr(2), v.gpr(3), machine: vm)
   switch action {

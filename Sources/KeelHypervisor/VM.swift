@@ -7,6 +7,7 @@ import KeelTime
 import KeelPSCI
 import KeelVM
 import KeelFDT
+import Synchronization
 
 /// Stage-2 table pages from the hypervisor heap; EL2 runs identity-mapped, so VA == PA.
 struct HeapPages: PageAllocator {
@@ -83,6 +84,9 @@ final class VM {
   // trapped-time mode the guest's physical counter, derived from the host's (Time.swift).
   var counterOffset: UInt64
   var clock: GuestClock? = nil
+  /// Grows whenever what `restore` loads for every vCPU changes (a resume grows the counter
+  /// offset): a vCPU kept loaded across it on a sleeping CPU (`idleLoaded`) is reloaded.
+  let loadEpoch = Atomic<UInt64>(0)
 
   // Accounting.
   let accountingLock = SpinLock()

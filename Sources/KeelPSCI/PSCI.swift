@@ -89,11 +89,22 @@ public enum PSCI {
   public static let version: UInt64 = 0x0001_0001   // PSCI 1.1
   public static let smcccVersion: UInt64 = 0x0001_0001  // SMCCC 1.1
 
+  /// Whether the answer to a call depends on the vCPUs' power states (CPU_ON, AFFINITY_INFO),
+  /// which the caller must then hold still. Every other call is answered from its arguments.
+  public static func consultsPowerStates(_ x0: UInt64) -> Bool {
+    let id = UInt32(truncatingIfNeeded: x0) & ~0x4000_0000   // SMC32 and SMC64 alike
+    return x0 >> 32 == 0 && (id == FunctionID.cpuOn32.rawValue || id == FunctionID.affinityInfo32.rawValue)
+  }
+
   /// Decides the answer to one SMCCC call (HVC #0 or a trapped SMC #0).
   /// - Parameter args: X0..X3 of the caller.
   public static func handle<M: PSCIMachine>(_ x0: UInt64, _ x1: UInt64, _ x2: UInt64, _ x3: UInt64, machine: M) -> PSCIAction {
     // Bits [63:32] of a function ID must be zero (SMCCC 1.1 §2.5).
     guard x0 >> 32 == 0 else { return .complete(x0: PSCIStatus.notSupported.register) }
+    // Only the Arm architecture calls (owning entity 0) and PSCI (4) are served: anything else
+    // is answered before the per-call dispatch.
+    let owner = x0 >> 24 & 0x3F
+    guard owner == 0 || owner == 4 else { return .complete(x0: PSCIStatus.notSupported.register) }
     let fid = FunctionID(rawValue: UInt32(x0))
     let a1 = fid.is32Bit ? x1 & 0xFFFF_FFFF : x1
     let a2 = fid.is32Bit ? x2 & 0xFFFF_FFFF : x2

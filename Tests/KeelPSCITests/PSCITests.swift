@@ -96,6 +96,26 @@ func call(_ fid: FunctionID, _ x1: UInt64 = 0, _ x2: UInt64 = 0, _ x3: UInt64 = 
     #expect(PSCIStatus.invalidAddress.register == code(-9))
   }
 
+  /// Calls of other owning entities (standard hypervisor services, vendors, OEMs, trusted OS)
+  /// are not served, whatever their number: even one that looks like a PSCI call.
+  @Test func otherOwnersAreNotSupported() {
+    for id: UInt64 in [0x8600_0000, 0xC600_0003, 0x8600_FF01, 0x8300_0000, 0xB200_0000, 0x8500_0000] {
+      #expect(PSCI.handle(id, 1, 2, 3, machine: FakeMachine(vcpus: 2)) == .complete(x0: UInt64.max), "\(id)")
+    }
+  }
+
+  /// Only CPU_ON and AFFINITY_INFO (either convention) read the vCPUs' power states: the
+  /// hypervisor answers every other call without holding them still.
+  @Test func onlyCPUOnAndAffinityInfoConsultPowerStates() {
+    let consulting: [FunctionID] = [.cpuOn32, .cpuOn64, .affinityInfo32, .affinityInfo64]
+    for id: FunctionID in [.psciVersion, .smcccVersion, .smcccArchFeatures, .psciFeatures, .cpuOff, .cpuSuspend32,
+                           .cpuSuspend64, .systemOff, .systemReset, .migrateInfoType] + consulting {
+      #expect(PSCI.consultsPowerStates(UInt64(id.rawValue)) == consulting.contains(id), "\(id.rawValue)")
+    }
+    #expect(!PSCI.consultsPowerStates(1 << 32 | UInt64(FunctionID.cpuOn64.rawValue)))
+    #expect(!PSCI.consultsPowerStates(0x8600_0000))
+  }
+
   @Test func upperFunctionIDBitsSetAreRejected() {
     // W0 carries the function ID; a caller leaving garbage above it must not reach PSCI_VERSION.
     let a = PSCI.handle(0x1_8400_0000, 0, 0, 0, machine: FakeMachine(vcpus: 1))
