@@ -13,7 +13,17 @@ import KeelVM
 /// Everything the host CPUs share. Written by the boot CPU before secondaries read it.
 enum Host {
   nonisolated(unsafe) static var machine: MachineDescription! = nil
-  nonisolated(unsafe) static var gic: HostGICDriver! = nil
+  /// The host GIC, in place (set once at boot, `installGIC`): a stored optional would be
+  /// copied, array and all, at every use, and the exit and idle paths use it constantly.
+  static var gic: HostGICDriver {
+    unsafeAddress { UnsafePointer(gicStorage!) }
+    unsafeMutableAddress { gicStorage! }
+  }
+  nonisolated(unsafe) private static var gicStorage: UnsafeMutablePointer<HostGICDriver>? = nil
+  static func installGIC(_ driver: HostGICDriver) {
+    gicStorage = UnsafeMutablePointer<HostGICDriver>.allocate(capacity: 1)
+    gicStorage!.initialize(to: driver)
+  }
   nonisolated(unsafe) static var firmware = HostFirmware(useHVC: false)
   nonisolated(unsafe) static var cpus: [PerCPU] = []
   nonisolated(unsafe) static var vms: [VM] = []
@@ -92,7 +102,7 @@ struct KeelHypervisor {
     guard let gicDescription = machine.gic, let gic = HostGICDriver.make(gicDescription, cpus: machine.cpus) else {
       hypervisorPanic("no usable GIC in the device tree (GICv2 needs GICH and GICV)")
     }
-    Host.gic = gic
+    Host.installGIC(gic)
     if let timer = machine.timer {
       Host.virtualTimerINTID = timer.virtual
       Host.physicalTimerINTID = timer.nonSecurePhysical
@@ -226,7 +236,7 @@ func loadBootImage(_ vm: VM) {
 
 /// Take every pending physical interrupt on this CPU.
 func drainHostInterrupts(_ cpu: PerCPU) {
-  let gic = Host.gic!
+  let gic = Host.gic
   while true {
     let iar = gic.acknowledge()
     let intid = iar & 0x3FF
@@ -355,10 +365,17 @@ func resumeConsoleInput() {
 
 /// Move list-register state back into the vGIC and fill free list registers with the
 /// highest-priority pending interrupts. Runs before every return to the guest.
+/// Checked inline on every exit; the work is out of line.
+@inline(__always)
 func flushInterrupts(_ v: VCPU) {
+  if v.listRegistersInUse == 0 && !v.vm.devices.interrupts.vgic.needsFlush(vcpu: v.index) { return }
+  flushInterruptsNow(v)
+}
+
+@inline(never)
+func flushInterruptsNow(_ v: VCPU) {
   let vm = v.vm
-  if v.listRegistersInUse == 0 && !vm.devices.interrupts.vgic.needsFlush(vcpu: v.index) { return }
-  var lrs = Host.gic!
+  var lrs = Host.gic
   vm.devicesLock.lock()
   vm.devices.interrupts.vgic.flush(vcpu: v.index, inUse: &v.listRegistersInUse, into: &lrs)
   vm.devicesLock.unlock()

@@ -49,7 +49,7 @@ func handleTrappedTime(_ v: VCPU, _ iss: SystemRegisterISS) -> TrapOutcome? {
 /// line counts in both time modes: in trapped mode Keel programs it from the guest's timer.
 /// Called with the devices lock held, with `v` on this CPU.
 func retractSilencedTimers(_ v: VCPU) {
-  var lrs = Host.gic!
+  var lrs = Host.gic
   if !TimerControl.asserted(keel_read_cntv_ctl_el0()) {
     v.vm.devices.interrupts.vgic.retractHardware(intid: Host.virtualTimerINTID, vcpu: v.index, inUse: &v.listRegistersInUse, lrs: &lrs)
   }

@@ -80,7 +80,19 @@ func apply(_ outcome: TrapOutcome, _ esr: ExceptionSyndrome, _ cpu: PerCPU, _ v:
 
 /// The exit path shared by all traps: leave for good, pause, sleep, switch or resume. A vCPU
 /// only ever leaves its host CPU here, at the end of a trap, with its emulation complete.
+/// The common case (nothing asks it to) is checked inline.
+@inline(__always)
 func leaveTrap(_ cpu: PerCPU, _ v: VCPU) {
+  if cpu.pendingBlock == nil && !cpu.rescheduleRequested.load(ordering: .acquiring)
+      && v.vm.state == .running && !v.vm.paused && v.power == .on {
+    flushInterrupts(v)
+    return
+  }
+  leaveTrapSwitching(cpu, v)
+}
+
+@inline(never)
+func leaveTrapSwitching(_ cpu: PerCPU, _ v: VCPU) {
   let vm = v.vm
   // Taken now: it belongs to this trap of this vCPU, whichever way the trap ends.
   let sleep = cpu.pendingBlock
