@@ -27,7 +27,10 @@ struct VirtualInterfaceState {
 struct HostGICDriver: ListRegisterFile {
   let version: GICVersion
   let distributor: UInt64
-  let redistributors: [UInt64]      // v3: RD_base of each host CPU, in slot order
+  /// v3: RD_base of each host CPU, in slot order. A pointer, not an array: the driver is then
+  /// trivially copyable, and a copy (the vGIC takes its list-register file by value) touches
+  /// no reference count.
+  let redistributors: UnsafePointer<UInt64>
   let cpuInterface: UInt64          // v2 GICC
   let hypervisorInterface: UInt64   // v2 GICH
   let maintenanceINTID: UInt32
@@ -39,12 +42,15 @@ struct HostGICDriver: ListRegisterFile {
       let regions = gic.redistributors.map { (base: $0.base, size: $0.size) }
       let frames = HostGICEncoding.redistributorFrames(regions: regions, cpus: cpus) { MMIO.read64($0 + 0x8) }
       let lrs = HostGICEncoding.listRegisterCount(vtr: keel_read_ich_vtr_el2(), version: .v3)
-      return HostGICDriver(version: .v3, distributor: gic.distributor.base, redistributors: frames, cpuInterface: 0,
+      let table = UnsafeMutablePointer<UInt64>.allocate(capacity: max(frames.count, 1))
+      for (slot, frame) in frames.enumerated() { table[slot] = frame }
+      return HostGICDriver(version: .v3, distributor: gic.distributor.base, redistributors: UnsafePointer(table), cpuInterface: 0,
                            hypervisorInterface: 0, maintenanceINTID: gic.maintenanceINTID ?? 25, listRegisterCount: lrs)
     case .v2:
       guard let gicc = gic.cpuInterface, let gich = gic.hypervisorInterface else { return nil }
       let lrs = HostGICEncoding.listRegisterCount(vtr: UInt64(MMIO.read32(gich.base + 0x4)), version: .v2)
-      return HostGICDriver(version: .v2, distributor: gic.distributor.base, redistributors: [], cpuInterface: gicc.base,
+      let none = UnsafePointer(UnsafeMutablePointer<UInt64>.allocate(capacity: 1))
+      return HostGICDriver(version: .v2, distributor: gic.distributor.base, redistributors: none, cpuInterface: gicc.base,
                            hypervisorInterface: gich.base, maintenanceINTID: gic.maintenanceINTID ?? 25, listRegisterCount: lrs)
     }
   }
