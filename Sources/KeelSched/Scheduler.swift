@@ -142,6 +142,9 @@ public struct Scheduler: Sendable {
   public func vm(of vcpu: VCPUID) -> VMID { VMID(topology.vcpuVM[vcpu.index]) }
   /// The root group (virtual host) that owns a VM.
   public func virtualHost(of vm: VMID) -> GroupID { GroupID(topology.nodeRoot[topology.vmNode(vm.index)]) }
+  // The queries the mutating decisions call are inlined: a call to a non-mutating method from
+  // a mutating one copies the whole struct (over 400 bytes) at every call in the EL2 image.
+  @inline(__always)
   public func state(of vcpu: VCPUID) -> VCPUState { vcpuState[vcpu.index] }
   public func running(on cpu: HostCPUID) -> VCPUID? {
     let v = cpuRunning[cpu.index]
@@ -163,6 +166,7 @@ public struct Scheduler: Sendable {
   /// competitor and its CPU needs no slice timer (an uncontended guest takes no scheduling exits);
   /// when one appears and `wake`/`powerOn` name no CPU to kick, the shell kicks busy CPUs so
   /// they arm their slice timers.
+  @inline(__always)
   public func hasWaitingWork() -> Bool {
     for v in 0..<vcpuState.count where vcpuState[v] == .runnable && !isThrottled(vm: topology.vcpuVM[v]) { return true }
     return false
@@ -170,6 +174,7 @@ public struct Scheduler: Sendable {
 
   /// Whether the VM's CPU time is capped (its own `max` or an ancestor's): its slices end
   /// when its budget does, contended or not.
+  @inline(__always)
   public func isLimited(_ vm: VMID) -> Bool {
     var node = topology.vmNode(vm.index)
     while node >= 0 {
@@ -335,6 +340,7 @@ public struct Scheduler: Sendable {
   /// (deadline + slack) of vCPUs sleeping on it, or a limit refill that unthrottles work it could
   /// run. nil: sleep until an interrupt (an idle host with idle guests costs nothing).
   /// `sliceEnds: false` leaves the running vCPU's slice end out (see `hasWaitingWork`).
+  @inline(__always)
   public func nextEvent(cpu: HostCPUID, now: UInt64, sliceEnds: Bool = true) -> UInt64? {
     let c = cpu.index
     var next = UInt64.max

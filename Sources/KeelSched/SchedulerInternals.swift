@@ -59,6 +59,7 @@ extension Scheduler {
     return HostCPUID(target)
   }
 
+  @inline(__always)
   func isThrottled(vm: Int) -> Bool {
     var node = topology.vmNode(vm)
     while node >= 0 {

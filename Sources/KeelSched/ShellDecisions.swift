@@ -42,6 +42,7 @@ extension Scheduler {
   }
 
   /// CPUs running a vCPU without a slice timer, which must arm one when competition appears.
+  @inline(__always)
   public func unarmedBusyCPUs() -> CPUMask {
     var mask = CPUMask()
     for c in 0..<cpuRunning.count where !cpuSliceArmed[c] && cpuRunning[c] >= 0 { mask.insert(HostCPUID(c)) }

@@ -17,8 +17,12 @@ public struct PendingInterrupt: Equatable, Sendable {
   public var listRegister: ListRegister
 }
 
-/// Per-interrupt state of the emulated distributor/redistributor.
+/// Per-interrupt state of the emulated distributor/redistributor. Kept within 24 bytes (the
+/// widest field first, the owner as 16 bits): the exit path copies it, and a copy that small
+/// stays in registers where a larger one is a call to memcpy at EL2.
 struct InterruptState {
+  var route: UInt64 = 0
+  private var ownerIndex: UInt16 = 0
   var enabled = false
   /// Latched pending state (edge, SGI, software set, hardware-linked fire).
   var pendingLatch = false
@@ -29,10 +33,8 @@ struct InterruptState {
   var group1 = false
   var priority: UInt8 = 0
   var targets: UInt8 = 0
-  var route: UInt64 = 0
   /// Resident in a list register of `owner`; not to be offered again until the guest is done.
   var inListRegister = false
-  var owner: Int = 0
   /// Pending in its list register, as last placed or read back (`syncResident`).
   var residentPending = false
   /// The guest wrote the pending or active state of the resident interrupt: the owner's flush
@@ -42,6 +44,12 @@ struct InterruptState {
   var hardware = false
   /// GICv2 SGIs: requesting CPUs still pending.
   var sgiSources: UInt8 = 0
+
+  /// The vCPU whose list register holds it (a VM's vCPU indices fit in 16 bits).
+  var owner: Int {
+    get { Int(ownerIndex) }
+    set { ownerIndex = UInt16(truncatingIfNeeded: newValue) }
+  }
 
   var pending: Bool { pendingLatch || (level && !edge) }
 }

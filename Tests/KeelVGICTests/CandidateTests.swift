@@ -71,3 +71,11 @@ struct SplitMix {
     return z ^ (z >> 31)
   }
 }
+
+/// The exit path copies interrupt states: within 24 bytes a copy stays in registers.
+@Test func interruptStateStaysSmall() {
+  #expect(MemoryLayout<InterruptState>.size <= 24)
+  var s = InterruptState()
+  s.owner = 300
+  #expect(s.owner == 300)
+}
