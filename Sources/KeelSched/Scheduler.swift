@@ -71,6 +71,9 @@ public struct Scheduler: Sendable {
   var lower: [UInt64]
   var allocation: [UInt64]
   var limited: [Bool]
+  /// Some node has a limit. Without one nothing is ever throttled, and the throttle flags
+  /// (all false) need no recomputing at every pick.
+  var anyLimited = false
   var quota: [Int64]
   var budget: [Int64]
   var nodeConsumed: [UInt64]
@@ -120,6 +123,7 @@ public struct Scheduler: Sendable {
     wasThrottled = [Bool](repeating: false, count: nodes)
     for node in 0..<topology.machineNode where topology.nodeMaxUnits[node] != .max {
       limited[node] = true
+      anyLimited = true
       // CPU-ticks per period: max (in CPUs) x period.
       quota[node] = Int64(topology.nodeMaxUnits[node] * configuration.tuning.limitPeriod / cpuUnit)
     }

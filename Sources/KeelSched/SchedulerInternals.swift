@@ -72,6 +72,7 @@ extension Scheduler {
   /// Throttle flags for every node (a node is throttled if it or an ancestor has spent its
   /// budget), written in place into `throttled`, or into `wasThrottled` to compare across a refill.
   mutating func computeThrottling(intoPrevious: Bool) {
+    guard anyLimited else { return }
     for node in topology.topDown {
       let parent = topology.nodeParent[node]
       let own = limited[node] && budget[node] <= 0
