@@ -100,8 +100,12 @@ public struct VGIC {
 
   // MARK: Interrupt state access
 
+  // The small queries below are inlined into the mutating operations that use them: called,
+  // each would copy the whole vGIC value (80 bytes, through memcpy at EL2) to pass it.
+  @inline(__always)
   func isValid(_ intid: Int) -> Bool { intid >= 0 && intid < interruptLines }
 
+  @inline(__always)
   func state(_ intid: Int, _ vcpu: Int) -> InterruptState {
     intid < 32 ? privateIRQs[vcpu * 32 + intid] : spis[intid - 32]
   }
@@ -140,16 +144,19 @@ public struct VGIC {
     }
   }
 
+  @inline(__always)
   func groupEnabled(_ s: InterruptState) -> Bool { ctlr & (s.group1 ? 2 : 1) != 0 }
 
   /// An active interrupt is not signalled again until it is deactivated (made active by
   /// ISACTIVER, say, without the guest ever acknowledging it).
+  @inline(__always)
   func deliverable(_ s: InterruptState) -> Bool {
     s.pending && s.enabled && !s.inListRegister && !s.active && groupEnabled(s)
   }
 
   /// An edge interrupt raised again while its previous instance still sits in a list register:
   /// the list register must become pending (and active) rather than wait for the guest's EOI.
+  @inline(__always)
   func needsMerge(_ s: InterruptState) -> Bool {
     s.pendingLatch && s.inListRegister && s.enabled && !s.hardware && s.sgiSources == 0
   }
@@ -172,6 +179,7 @@ public struct VGIC {
 
   /// The vCPU an SPI is delivered to: GICv3 IROUTER affinity, GICv2 lowest ITARGETSR bit.
   /// 1-of-N routing (IRM) and empty or unknown targets go to vCPU 0.
+  @inline(__always)
   func target(ofSPI s: InterruptState) -> Int {
     switch version {
     case .v3:
