@@ -26,7 +26,8 @@ func noVCPULoaded(_ kind: UInt64, _ cpu: PerCPU) -> Never {
 
 @inline(__always)
 private func trap(_ kind: UInt64, _ cpu: PerCPU, _ v: VCPU) {
-  if !v.vm.accounting.reachedUserspace && ProcessorState.exceptionLevel(v.pstate) == 0 { v.vm.noteUserspace() }
+  // The saved PSTATE first: most exits come from EL1, and it is already at hand.
+  if ProcessorState.exceptionLevel(v.pstate) == 0 && !v.vm.accounting.reachedUserspace { v.vm.noteUserspace() }
   let esr = ExceptionSyndrome(rawValue: keel_read_esr_el2())
   let outcome: TrapOutcome
   switch kind {
