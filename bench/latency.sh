@@ -20,21 +20,7 @@ fail() { printf 'latency: %s\n' "$*" >&2; exit 1; }
 
 bench_tools
 
-work=$(mktemp -d) || fail "mktemp failed"
-running=   # pid of the keel process in flight
-# keel kills its QEMU when it exits normally; if this script is interrupted, end both here.
-cleanup() {
-  if [ -n "$running" ] && kill -0 "$running" 2>/dev/null; then
-    local child
-    for child in $(cat /proc/"$running"/task/*/children 2>/dev/null); do kill "$child" 2>/dev/null; done
-    kill "$running" 2>/dev/null
-    wait "$running" 2>/dev/null
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_workdir   # $work, and $running: the keel process in flight
 
 # run <name> <keel run args…>: guest console into $work/<name>.log, keel's own messages into
 # <name>.err (on one stream they could land inside a guest line); returns keel's status.

@@ -61,3 +61,23 @@ bench_tools() {
   fi
   [ "$(head -c 4 "$hypervisor" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ] || fail "$hypervisor is not an ELF image"
 }
+
+# A temporary directory in $work, removed on exit. $running (set by the caller while a keel
+# process is in flight) is ended with its QEMU if the script is interrupted: keel kills its QEMU
+# only when it exits normally.
+bench_workdir() {
+  work=$(mktemp -d) || fail "mktemp failed"
+  running=
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+bench_cleanup() {
+  if [ -n "${running:-}" ] && kill -0 "$running" 2>/dev/null; then
+    local child
+    for child in $(cat /proc/"$running"/task/*/children 2>/dev/null); do kill "$child" 2>/dev/null; done
+    kill "$running" 2>/dev/null
+    wait "$running" 2>/dev/null
+  fi
+  rm -rf "$work"
+}

@@ -5,7 +5,7 @@ import Synchronization
 
 /// State private to one host CPU.
 ///
-/// Rule: only `PerCPU.current()` and `withCurrent` read TPIDR_EL2, and only the trap entry and the CPU's own
+/// Rule: only `PerCPU.withCurrent` reads TPIDR_EL2, and only the trap entry and the CPU's own
 /// start-up code call it. Everything below takes the `PerCPU` (or the `VCPU`) as a parameter,
 /// so no code can reach another CPU's data by accident, and code that is interrupted on one
 /// CPU and continues on another never holds a stale "current CPU".
@@ -40,10 +40,6 @@ final class PerCPU {
 
   /// Install this object as the calling CPU's per-CPU data. Called once, on the CPU itself.
   func install() { keel_write_tpidr_el2(UInt64(UInt(bitPattern: raw))) }
-
-  static func current() -> PerCPU {
-    Unmanaged<PerCPU>.fromOpaque(currentRaw().pointee.owner!).takeUnretainedValue()
-  }
 
   /// The calling CPU's data, borrowed for `body`. Every exit starts here: a reference that is
   /// borrowed rather than copied costs no atomic reference-count update (docs/design.md).
