@@ -7,7 +7,7 @@ import PackageDescription
 
 /// Portable modules: no Foundation, typed throws, no existentials of value protocols.
 /// They compile into the EL2 image and into host test targets.
-let portable: [Target.Dependency] = ["KeelArch", "KeelFDT", "KeelDevices", "KeelLoader", "KeelVGIC", "KeelPSCI", "KeelVM", "KeelBackdoor", "KeelTime", "KeelSched"]
+let portable: [Target.Dependency] = ["KeelArch", "KeelFDT", "KeelDevices", "KeelLoader", "KeelVGIC", "KeelPSCI", "KeelVM", "KeelBackdoor", "KeelTime", "KeelSched", "KeelVirtio"]
 
 let package = Package(
   name: "Keel",
@@ -31,7 +31,10 @@ let package = Package(
     .target(name: "KeelBackdoor"),
     .target(name: "KeelTime"),
     .target(name: "KeelSched"),
-    .target(name: "KeelVM", dependencies: ["KeelArch", "KeelFDT", "KeelDevices", "KeelLoader", "KeelVGIC", "KeelPSCI", "KeelSched"]),
+    .target(name: "KeelVirtio", dependencies: ["KeelArch", "KeelDevices"]),
+    .target(name: "KeelVM", dependencies: ["KeelArch", "KeelFDT", "KeelDevices", "KeelLoader", "KeelVGIC", "KeelPSCI", "KeelSched", "KeelVirtio"]),
+    // The datastore's on-disk format (portable, so that its crash-safety is tested byte by byte).
+    .target(name: "KeelDatastore"),
 
     // Thin hardware shell (EL2 only; preprocesses to nothing on the host).
     .target(name: "CKeelEL2"),
@@ -42,6 +45,7 @@ let package = Package(
       "KeelLoader",
       "KeelVM",
       "KeelSched",
+      "KeelDatastore",
       .product(name: "Logging", package: "swift-log"),
       .product(name: "Crypto", package: "swift-crypto"),
     ]),
@@ -60,6 +64,8 @@ let package = Package(
     .testTarget(name: "KeelVGICTests", dependencies: ["KeelVGIC"]),
     .testTarget(name: "KeelPSCITests", dependencies: ["KeelPSCI"]),
     .testTarget(name: "KeelVMTests", dependencies: ["KeelVM"]),
+    .testTarget(name: "KeelVirtioTests", dependencies: ["KeelVirtio", "KeelDevices", "KeelArch"]),
+    .testTarget(name: "KeelDatastoreTests", dependencies: ["KeelDatastore"]),
     .testTarget(name: "KeelBackdoorTests", dependencies: ["KeelBackdoor"]),
     .testTarget(name: "KeelTimeTests", dependencies: ["KeelTime"]),
     .testTarget(name: "KeelSchedTests", dependencies: ["KeelSched"]),

@@ -1,6 +1,6 @@
 import Testing
 import KeelArch
-import KeelVM
+import KeelDevices
 
 /// Guest RAM in a byte array, with the same protocol the hypervisor's `GuestRAM` conforms to.
 final class ByteArrayRAM: GuestMemory {
